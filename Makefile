@@ -1,0 +1,39 @@
+# make demo: install into .venv and index + search the shared catalog on the embedded engine.
+# make test: install into .venv and run the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_CATALOG ?= $(or $(HYBRID_DEMO_CATALOG),../shared/data/catalog/products.jsonl)
+DEMO_INDEX ?= var/demo-index
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	@catalog="$(DEMO_CATALOG)"; [ -d "$$catalog" ] && catalog="$$catalog/products.jsonl"; \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json --fresh && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check hybrid tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) var

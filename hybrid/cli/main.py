@@ -1,0 +1,210 @@
+"""The `hybrid` command: index a catalog, search it, show index statistics.
+
+A thin shell: it reads arguments, calls the catalog loaders and the engine, and prints.
+Errors are one line on stderr and exit status 2 (bad input) or 1 (anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from hybrid.errors import HybridError
+
+DEFAULT_INDEX = "var/index"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+        return result
+    except HybridError as e:
+        print(f"hybrid: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hybrid: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hybrid", description=__doc__.splitlines()[0])
+    p.add_argument("--index", default=os.environ.get("HYBRID_INDEX", DEFAULT_INDEX),
+                   help="index folder (env HYBRID_INDEX; default %(default)s)")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    ix = sub.add_parser("index", help="ingest a catalog file (JSONL, CSV or Parquet)")
+    ix.add_argument("catalog", type=Path)
+    ix.add_argument("--mapping", type=Path, help="index mapping JSON (default mappings/products.json)")
+    ix.add_argument("--field-map", type=Path, help="catalog column mapping JSON")
+    ix.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"])
+    ix.add_argument("--batch-size", type=int, default=2000)
+    ix.add_argument("--fresh", action="store_true", help="delete the index folder first")
+    ix.add_argument("--rejects", type=Path, help="write every rejected row here as JSONL")
+    ix.add_argument("--no-progress", action="store_true")
+    ix.set_defaults(run=cmd_index)
+
+    se = sub.add_parser("search", help="lexical search (BM25) with filters and facets")
+    se.add_argument("text", nargs="?", default="")
+    se.add_argument("--filter", action="append", default=[], metavar="EXPR",
+                    help="brand=Nike, colour=Red,Blue, price>=10, price<50, brand!=X, price?")
+    se.add_argument("--facet", action="append", default=[], metavar="SPEC",
+                    help="brand, colour:20 (top 20), price=0-50,50-100,100-")
+    se.add_argument("--fields", help="fields and boosts, e.g. title=3,description=1")
+    se.add_argument("--size", type=int, default=10)
+    se.add_argument("--offset", type=int, default=0)
+    se.add_argument("--json", action="store_true", help="print the result as JSON")
+    se.set_defaults(run=cmd_search)
+
+    st = sub.add_parser("stats", help="documents, vectors and disk use of the index")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=cmd_stats)
+    return p
+
+
+def _engine(args: argparse.Namespace, mapping: Path | None = None) -> Any:
+    from hybrid.engines.embedded import EmbeddedEngine
+
+    return EmbeddedEngine(args.index, mapping=mapping)
+
+
+def _open_existing(args: argparse.Namespace) -> Any:
+    if not (Path(args.index) / "mapping.json").exists():
+        raise HybridError(f"no index at {args.index}; create one with 'hybrid index CATALOG'")
+    return _engine(args)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from hybrid.catalog import FieldMapping, LoadReport, Rejected, iter_catalog
+
+    if args.batch_size < 1:
+        raise HybridError("--batch-size must be at least 1")
+    index = Path(args.index)
+    if args.fresh and index.exists():
+        if not (index / "mapping.json").exists() and any(index.iterdir()):
+            raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
+        shutil.rmtree(index)
+    mapping = FieldMapping.load(args.field_map) if args.field_map else None
+    report = LoadReport()
+    products = iter_catalog(args.catalog, mapping, report, format=args.format)
+    engine = _engine(args, args.mapping)
+    start = time.perf_counter()
+    written = 0
+    bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
+    try:
+        for batch in _batches((p.to_dict() for p in products), args.batch_size):
+            for doc, res in zip(batch, engine.add(batch), strict=True):
+                if res.ok:
+                    written += 1
+                else:
+                    report.rejected.append(Rejected(0, res.id, None, res.error or "refused"))
+            bar.update(len(batch))
+        engine.commit()
+    finally:
+        bar.close()
+        engine.close()
+    took = time.perf_counter() - start
+    print(f"indexed {written:,} products into {index} in {took:.1f} s "
+          f"({written / max(took, 1e-9):,.0f}/s); read {report.read:,}, "
+          f"rejected {len(report.rejected):,}")
+    for r in report.rejected[:20]:
+        where = f"line {r.line}" if r.line else "engine"
+        print(f"  rejected {where} (id {r.id or '?'}) {r.field or ''}: {r.reason}".replace(" : ", ": "))
+    if len(report.rejected) > 20:
+        print(f"  ... and {len(report.rejected) - 20:,} more"
+              + ("" if args.rejects else " (see --rejects FILE)"))
+    if args.rejects:
+        with open(args.rejects, "w", encoding="utf-8") as fh:
+            for r in report.rejected:
+                fh.write(json.dumps(r.__dict__) + "\n")
+    return 0
+
+
+def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from hybrid.engines import filters
+
+    with _open_existing(args) as engine:
+        flt = filters.parse_cli(args.filter, engine.schema)
+        facets = filters.parse_cli_facets(args.facet, engine.schema)
+        start = time.perf_counter()
+        res = engine.lexical_search(args.text, fields=_fields(args.fields), filter=flt,
+                                    facets=facets, size=args.size, offset=args.offset)
+        took = (time.perf_counter() - start) * 1000
+    if args.json:
+        print(json.dumps({"total": res.total, "took_ms": round(took, 3), "facets": res.facets,
+                          "hits": [{"id": h.id, "score": h.score, "source": h.source}
+                                   for h in res.hits]}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{res.total:,} match{'es' if res.total != 1 else ''} for {args.text!r} "
+          f"({took:.1f} ms)")
+    rows = [[str(args.offset + i + 1), f"{h.score:.3f}", h.id, _cut(h.source.get("title", ""), 48),
+             _cut(" > ".join(h.source.get("category", [])), 32), _price(h.source)]
+            for i, h in enumerate(res.hits)]
+    print(table(["#", "score", "id", "title", "category", "price"], rows))
+    for name, buckets in res.facets.items():
+        shown = ", ".join(f"{b['key']} ({b['count']})" for b in buckets) or "-"
+        print(f"{name}: {shown}")
+    return 0
+
+
+def _fields(spec: str | None) -> dict[str, float] | None:
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        name, _, boost = part.partition("=")
+        try:
+            out[name.strip()] = float(boost) if boost else 1.0
+        except ValueError as e:
+            raise HybridError(f"--fields: {part!r} should look like title=3") from e
+    return out
+
+
+def _price(src: dict[str, Any]) -> str:
+    price = src.get("price")
+    return "" if price is None else f"{price:,.2f} {src.get('currency', '')}".strip()
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in [header, ["-" * w for w in widths], *rows]]
+    return "\n".join(lines)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open_existing(args) as engine:
+        stats = engine.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"index {stats['path']} ({stats['engine']}): {stats['documents']:,} documents, "
+          f"{stats['disk_bytes'] / 1e6:,.1f} MB on disk")
+    rows = [[name, f"{v['vectors']:,}", f"{v['snapshot']:,}", f"{v['delta']:,}"]
+            for name, v in stats["vectors"].items()]
+    print(table(["vector field", "vectors", "in HNSW", "pending"], rows))
+    print("lexical fields: " + ", ".join(f"{k}^{v:g}" for k, v in stats["search_fields"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

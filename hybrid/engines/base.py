@@ -1,0 +1,84 @@
+"""The engine protocol every index backend implements, and the values it returns.
+
+Documents are plain dicts in the catalog's shape (`Product.to_dict()`): "id", the
+text, keyword and numeric fields of the mapping, and optionally "vectors":
+{vector field: list of floats}. Scores follow OpenSearch: BM25 as Lucene computes it
+(k1 1.2, b 0.75), k-NN on cosine spaces as (1 + cosine) / 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from hybrid.engines.schema import IndexSchema
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    source: dict[str, Any] | None = None
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class ItemResult:
+    """The outcome of writing one document: ok, or the reason it was refused."""
+
+    id: str | None
+    ok: bool
+    error: str | None = None
+
+
+@runtime_checkable
+class Engine(Protocol):
+    schema: IndexSchema
+
+    def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
+        """Insert or replace documents by id; durable when this returns."""
+
+    def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        """Change some fields of a stored document (NotFoundError if absent)."""
+
+    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray]
+                    ) -> list[ItemResult]:
+        """Write one vector field of existing documents, by id, leaving the rest."""
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete by id; returns how many existed."""
+
+    def get(self, doc_id: str) -> dict[str, Any] | None: ...
+
+    def count(self, filter: Mapping[str, Any] | None = None) -> int: ...
+
+    def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
+                       filter: Mapping[str, Any] | None = None,
+                       facets: Mapping[str, Any] | None = None,
+                       size: int = 10, offset: int = 0) -> SearchResult:
+        """BM25 over text fields with boosts (most_fields: per-field scores summed).
+        Empty text matches every document with score 0. Facets count the whole
+        filtered match set."""
+
+    def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
+                   filter: Mapping[str, Any] | None = None) -> SearchResult:
+        """The k nearest documents by one vector field, among those passing the filter."""
+
+    def refresh(self) -> None:
+        """See writes committed by other processes now."""
+
+    def commit(self) -> None:
+        """Fold pending work (vector deltas) into the on-disk structures."""
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,91 @@
+"""Analyzers of the mapping, built for tantivy, and OpenSearch's `cjk` analyzer in Python.
+
+The `standard` tokenizer is approximated with a regular expression in the spirit of
+Lucene's StandardTokenizer (UAX#29): runs of letters and digits, joined across
+"." "'" "," inside a word ("12.5", "u.s.a"), and every CJK character its own token.
+The `cjk` analyzer (standard tokens, lowercase, bigrams of adjacent CJK characters,
+English stop words) has no tantivy equivalent, so it runs here and its tokens are
+indexed space-separated through tantivy's whitespace tokenizer.
+"""
+
+from __future__ import annotations
+
+import re
+
+import tantivy
+
+from hybrid.engines.schema import Analyzer
+from hybrid.errors import SchemaError
+
+_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
+STANDARD_PATTERN = (rf"[{_CJK}]|[\p{{L}}\p{{N}}\p{{M}}--{_CJK}]+"
+                    rf"(?:['’.,_][\p{{L}}\p{{N}}\p{{M}}--{_CJK}]+)*")
+# Python's re lacks \p{...}; the same classes for the cjk analyzer written out by range.
+_CJK_RANGES = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+               "\uac00-\ud7af\uf900-\ufaff")
+_PY_TOKEN = re.compile(rf"([{_CJK_RANGES}]+)|((?:[^\W{_CJK_RANGES}])+(?:['’.,_](?:[^\W{_CJK_RANGES}])+)*)")
+# Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, used by OpenSearch's cjk analyzer.
+LUCENE_ENGLISH_STOP = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
+CJK_TOKENIZER = "cjk"
+
+
+def cjk_tokens(text: str) -> list[str]:
+    """OpenSearch's `cjk` analyzer: bigrams over runs of CJK characters (a lone character
+    stays a unigram), other words lowercased, English stop words dropped."""
+    out: list[str] = []
+    for cjk, word in _PY_TOKEN.findall(text):
+        if cjk:
+            out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
+        else:
+            w = word.lower()
+            if w not in LUCENE_ENGLISH_STOP:
+                out.append(w)
+    return out
+
+
+_HAS_CJK = re.compile(f"[{_CJK_RANGES}]")
+
+
+def has_cjk(text: str) -> bool:
+    return _HAS_CJK.search(text) is not None
+
+
+def _tokenizer(name: str) -> tantivy.Tokenizer:
+    if name == "standard":
+        return tantivy.Tokenizer.regex(STANDARD_PATTERN)
+    if name == "letter":
+        return tantivy.Tokenizer.regex(r"\p{L}+")
+    if name == "whitespace":
+        return tantivy.Tokenizer.whitespace()
+    if name == "keyword":
+        return tantivy.Tokenizer.raw()
+    raise SchemaError(f"tokenizer {name!r} is not supported by the embedded engine "
+                      "(standard, letter, whitespace, keyword, or the cjk analyzer)")
+
+
+def _filter(name: str) -> tantivy.Filter:
+    if name == "lowercase":
+        return tantivy.Filter.lowercase()
+    if name == "asciifolding":
+        return tantivy.Filter.ascii_fold()
+    if name == "stop_english":
+        return tantivy.Filter.custom_stopword(sorted(LUCENE_ENGLISH_STOP))
+    if name == "stemmer_porter2":
+        return tantivy.Filter.stemmer("english")
+    raise SchemaError(f"token filter {name!r} is not supported by the embedded engine")
+
+
+def build(analyzer: Analyzer) -> tantivy.TextAnalyzer:
+    """The tantivy analyzer for a mapping analyzer (for `cjk`: whitespace over the
+    tokens that `cjk_tokens` made)."""
+    if analyzer.tokenizer == CJK_TOKENIZER:
+        return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+    builder = tantivy.TextAnalyzerBuilder(_tokenizer(analyzer.tokenizer))
+    for f in analyzer.filters:
+        builder = builder.filter(_filter(f))
+    return builder.build()
+
+
+def tokenizer_name(analyzer: Analyzer) -> str:
+    return f"hy_{analyzer.name}"

@@ -1,0 +1,237 @@
+"""The embedded engine: tantivy for BM25, filters and facets; SQLite + HNSW for vectors.
+
+One folder holds an index: `mapping.json` (the mapping it was created with),
+`lexical/` (tantivy) and `vectors/` (SQLite rows and HNSW snapshots). Any number of
+processes may open it; writes from several processes are serialised by file locks.
+A write is durable when the call returns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tantivy
+
+from hybrid.engines import filters
+from hybrid.engines.base import Hit, ItemResult, SearchResult
+from hybrid.engines.embedded import analysis
+from hybrid.engines.embedded.lexical import LexicalIndex, doc_key
+from hybrid.engines.embedded.vectors import VectorStore, score
+from hybrid.engines.schema import IndexSchema
+from hybrid.errors import NotFoundError, QueryError, SchemaError
+
+MAX_RESULT_WINDOW = 10_000  # OpenSearch's index.max_result_window
+EXACT_FILTER_LIMIT = 10_000  # filtered k-NN searches exactly when this few documents pass
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, path: str | Path, mapping: str | Path | IndexSchema | None = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.schema = _schema_for(self.path, mapping)
+        self.lexical = LexicalIndex(self.path / "lexical", self.schema)
+        self.vectors = VectorStore(self.path / "vectors", self.schema.vector_fields)
+
+    # -- writing --------------------------------------------------------------------
+    def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
+        results: list[ItemResult] = []
+        latest: dict[str, int] = {}
+        accepted: list[tuple[Mapping[str, Any], list[tuple[str, np.ndarray]]]] = []
+        for doc in docs:
+            doc_id = doc.get("id") if isinstance(doc, Mapping) else None
+            try:
+                if not isinstance(doc_id, str) or not doc_id.strip():
+                    raise ValueError("a document needs a non-empty string 'id'")
+                vecs = self._vectors_of(doc.get("vectors") or {})
+            except ValueError as e:
+                results.append(ItemResult(doc_id if isinstance(doc_id, str) else None, False,
+                                          str(e)))
+                continue
+            if doc_id in latest:  # the last copy of an id in a batch wins
+                accepted[latest[doc_id]] = ({}, [])
+            latest[doc_id] = len(accepted)
+            accepted.append((doc, vecs))
+            results.append(ItemResult(doc_id, True))
+        live = [(d, v) for d, v in accepted if d]
+        if live:
+            self.lexical.write([d for d, _ in live])
+            rows = [(f, doc_key(str(d["id"])), v) for d, vs in live for f, v in vs]
+            if rows:
+                self.vectors.write(rows)
+        return results
+
+    def _vectors_of(self, given: Any) -> list[tuple[str, np.ndarray]]:
+        if not isinstance(given, Mapping):
+            raise ValueError("'vectors' must be an object of vector field -> list of numbers")
+        out = []
+        for name, vec in given.items():
+            if name not in self.vectors.fields:
+                raise ValueError(f"unknown vector field {name!r}; the mapping has "
+                                 f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
+            out.append((name, self.vectors.prepare(name, vec)))
+        return out
+
+    def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
+        current = self.lexical.get(doc_id)
+        if current is None:
+            raise NotFoundError(f"no document with id {doc_id!r}")
+        merged = {**current, **{k: v for k, v in fields.items() if k not in ("id", "vectors")}}
+        self.lexical.write([merged])
+        if fields.get("vectors"):
+            for name, vec in self._vectors_of(fields["vectors"]):
+                self.vectors.write([(name, doc_key(doc_id), vec)])
+
+    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray]
+                    ) -> list[ItemResult]:
+        if field not in self.vectors.fields:
+            raise QueryError(f"unknown vector field {field!r}; the mapping has "
+                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
+        ids = list(vectors)
+        existing = self.lexical.sources_by_key([doc_key(i) for i in ids])
+        results, rows = [], []
+        for doc_id in ids:
+            key = doc_key(doc_id)
+            if key not in existing:
+                results.append(ItemResult(doc_id, False, "no such document"))
+                continue
+            try:
+                rows.append((field, key, self.vectors.prepare(field, vectors[doc_id])))
+                results.append(ItemResult(doc_id, True))
+            except ValueError as e:
+                results.append(ItemResult(doc_id, False, str(e)))
+        if rows:
+            self.vectors.write(rows)
+        return results
+
+    def delete(self, ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(ids))
+        keys = [doc_key(i) for i in ids]
+        existing = self.lexical.sources_by_key(keys)
+        self.lexical.write([], deletes=ids)
+        if keys and self.vectors.fields:
+            self.vectors.delete_keys(keys)
+        return len(existing)
+
+    # -- reading --------------------------------------------------------------------
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        return self.lexical.get(doc_id)
+
+    def count(self, filter: Mapping[str, Any] | None = None) -> int:
+        return self.lexical.count(self.lexical.filter_query(filters.normalize(filter, self.schema)))
+
+    def default_fields(self, text: str) -> dict[str, float]:
+        """The mapping's search fields; CJK-analysed ones only for text with CJK in it."""
+        cjk = analysis.has_cjk(text)
+        return {p: b for p, b in self.schema.search_fields.items()
+                if cjk or self.schema.analyzers[self.schema.fields[p].analyzer or "standard"]
+                .tokenizer != analysis.CJK_TOKENIZER}
+
+    def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
+                       filter: Mapping[str, Any] | None = None,
+                       facets: Mapping[str, Any] | None = None,
+                       size: int = 10, offset: int = 0) -> SearchResult:
+        _check_window(size, offset)
+        flt = filters.normalize(filter, self.schema)
+        aggs = filters.normalize_facets(facets, self.schema)
+        fq = tantivy.Query.const_score_query(self.lexical.filter_query(flt), 0.0)
+        if text.strip():
+            tq = self.lexical.text_query(text, fields or self.default_fields(text))
+            if tq is None:  # nothing left after analysis: OpenSearch's zero_terms_query none
+                return SearchResult([], 0, {name: [] for name in aggs})
+            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, tq),
+                                                 (tantivy.Occur.Must, fq)])
+        else:
+            query = fq
+        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs)
+        return SearchResult([Hit(str(src["id"]), s, src) for s, src in hits], total, facet_counts)
+
+    def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
+                   filter: Mapping[str, Any] | None = None) -> SearchResult:
+        if field not in self.vectors.fields:
+            raise QueryError(f"unknown vector field {field!r}; the mapping has "
+                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
+        _check_window(k, 0)
+        try:
+            q = self.vectors.prepare(field, vector)
+        except ValueError as e:
+            raise QueryError(str(e)) from e
+        flt = filters.normalize(filter, self.schema)
+        fv = self.vectors.fields[field]
+        fv.refresh(self.vectors.head())
+        fq = None if flt is None else self.lexical.filter_query(flt)
+        passing = self.lexical.count(fq) if fq is not None else None
+        if passing is not None and passing <= max(EXACT_FILTER_LIMIT, k):
+            keys, sims = fv.exact(q, k, self.lexical.keys(fq, passing))
+            found = self.lexical.sources_by_key(keys)
+        else:
+            want, found = k, {}
+            total = max(fv.count(), 1)
+            if passing is not None:
+                want = min(total, math.ceil(k * total / max(passing, 1) * 2))
+            while True:
+                keys, sims = fv.approximate(q, want)
+                found = self.lexical.sources_by_key(keys, fq)
+                if len(found) >= k or want >= total:
+                    break
+                want = min(total, want * 4)
+        hits = [Hit(src["id"], float(s), src) for key, s in
+                zip(keys.tolist(), score(sims, fv.field.space).tolist(), strict=True)
+                if (src := found.get(key)) is not None][:k]
+        return SearchResult(hits, len(hits))
+
+    # -- upkeep ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.lexical.refresh()
+        self.vectors.refresh()
+
+    def commit(self) -> None:
+        for name in self.vectors.fields:
+            self.vectors.fold(name, force=True)
+
+    def stats(self) -> dict[str, Any]:
+        size = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return {"engine": self.name, "path": str(self.path), "documents": self.lexical.num_docs(),
+                "vectors": self.vectors.stats(), "disk_bytes": size,
+                "search_fields": self.schema.search_fields}
+
+    def close(self) -> None:
+        self.vectors.close()
+
+    def __enter__(self) -> EmbeddedEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_window(size: int, offset: int) -> None:
+    if not isinstance(size, int) or not isinstance(offset, int) or size < 0 or offset < 0:
+        raise QueryError("size and offset must be non-negative integers")
+    if size + offset > MAX_RESULT_WINDOW:
+        raise QueryError(f"offset + size must be at most {MAX_RESULT_WINDOW}")
+
+
+def _schema_for(path: Path, mapping: str | Path | IndexSchema | None) -> IndexSchema:
+    """The index keeps the mapping it was created with; a different one is refused."""
+    stored = path / "mapping.json"
+    wanted = mapping if isinstance(mapping, IndexSchema) else (
+        IndexSchema.load(mapping) if mapping is not None else None)
+    if stored.exists():
+        schema = IndexSchema.load(stored)
+        if wanted is not None and wanted.body != schema.body:
+            raise SchemaError(f"the index at {path} was created with another mapping; "
+                              "use a new index path or delete this one")
+        return schema
+    schema = wanted or IndexSchema.load()
+    tmp = path / "mapping.json.tmp"
+    tmp.write_text(json.dumps(schema.body, indent=2))
+    os.replace(tmp, stored)
+    return schema

@@ -1,0 +1,319 @@
+"""The lexical half of the embedded engine: a tantivy index built from the mapping.
+
+Documents keep their source as stored JSON, so the lexical index is also the document
+store. Writers from any process take a file lock, open tantivy's writer, commit and let
+go; readers reload when tantivy's meta.json changes, so a commit is seen by the next
+search in every process. Scores are divided by (k1 + 1): tantivy multiplies BM25 by it,
+Lucene (and so OpenSearch) does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tantivy
+
+from hybrid.engines.embedded import analysis
+from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, TEXT, Field, IndexSchema
+from hybrid.errors import EngineError, FilterError
+
+K1 = 1.2
+ID, KEY, SOURCE = "_id", "_key", "_source"
+_WRITER_HEAP = 128_000_000
+
+
+def doc_key(doc_id: str) -> int:
+    """A stable 63-bit integer for a document id (the key of its vectors)."""
+    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") >> 1
+
+
+def tname(path: str) -> str:
+    """tantivy field name of a mapping path: dots mean JSON sub-paths in tantivy."""
+    return path.replace(".", "__")
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class LexicalIndex:
+    def __init__(self, path: Path, schema: IndexSchema) -> None:
+        self.path, self.schema = path, schema
+        path.mkdir(parents=True, exist_ok=True)
+        self.tschema = _tantivy_schema(schema)
+        try:
+            self.index = tantivy.Index(self.tschema, path=str(path), reuse=True)
+        except (OSError, ValueError) as e:
+            raise EngineError(f"cannot open the lexical index at {path}: {e}") from e
+        self.analyzers: dict[str, tantivy.TextAnalyzer] = {}
+        for a in schema.analyzers.values():
+            self.analyzers[a.name] = analysis.build(a)
+            self.index.register_tokenizer(analysis.tokenizer_name(a), self.analyzers[a.name])
+        self.index.config_reader(reload_policy="Manual")
+        self._meta = path / "meta.json"
+        self._seen = -1
+        self.refresh()
+
+    # -- reading --------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload when another writer committed (meta.json changed)."""
+        try:
+            stamp = self._meta.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if stamp != self._seen:
+            self.index.reload()
+            self._seen = stamp
+
+    def searcher(self) -> tantivy.Searcher:
+        self.refresh()
+        return self.index.searcher()
+
+    def text_query(self, text: str, fields: Mapping[str, float]) -> tantivy.Query | None:
+        """OR of every analysed query token in every field, each boosted by its field."""
+        clauses = []
+        for path, boost in fields.items():
+            f = self.schema.fields.get(path)
+            if f is None or f.kind != TEXT:
+                raise FilterError(f"cannot search {path!r}: not a text field of the mapping")
+            for token in self.tokens(f, text):
+                q = tantivy.Query.term_query(self.tschema, tname(path), token)
+                if boost != 1.0:
+                    q = tantivy.Query.boost_query(q, float(boost))
+                clauses.append((tantivy.Occur.Should, q))
+        return tantivy.Query.boolean_query(clauses) if clauses else None
+
+    def tokens(self, f: Field, text: str) -> list[str]:
+        spec = self.schema.analyzers[f.analyzer or "standard"]
+        if spec.tokenizer == analysis.CJK_TOKENIZER:
+            return analysis.cjk_tokens(text)
+        return list(self.analyzers[spec.name].analyze(text))
+
+    def filter_query(self, flt: Mapping[str, Any] | None) -> tantivy.Query:
+        return _filter_query(flt, self.schema, self.tschema)
+
+    def search(self, query: tantivy.Query, limit: int, offset: int = 0,
+               aggs: Mapping[str, Any] | None = None
+               ) -> tuple[list[tuple[float, dict[str, Any]]], int, dict[str, Any]]:
+        s = self.searcher()
+        res = s.search(query, limit, count=True, offset=offset)
+        hits = [(score / (K1 + 1), _source(s, addr)) for score, addr in res.hits]
+        facets = {}
+        if aggs:
+            facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
+        return hits, int(res.count or 0), facets
+
+    def count(self, query: tantivy.Query) -> int:
+        return int(self.searcher().search(query, 1, count=True).count or 0)
+
+    def keys(self, query: tantivy.Query, limit: int) -> np.ndarray:
+        """Keys of up to `limit` documents matching a query (unscored use)."""
+        s = self.searcher()
+        res = s.search(query, max(limit, 1), count=False)
+        return np.asarray(s.fast_field_values(KEY, [a for _, a in res.hits]), dtype=np.int64)
+
+    def sources_by_key(self, keys: Sequence[int], flt: tantivy.Query | None = None
+                       ) -> dict[int, dict[str, Any]]:
+        """The stored documents among `keys` (those that exist and pass `flt`)."""
+        if not len(keys):
+            return {}
+        s = self.searcher()
+        q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
+        if flt is not None:
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, flt)])
+        res = s.search(q, len(keys), count=False)
+        addrs = [a for _, a in res.hits]
+        found = s.fast_field_values(KEY, addrs)
+        return {int(k): _source(s, a) for k, a in zip(found, addrs, strict=True)}
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        s = self.searcher()
+        res = s.search(tantivy.Query.term_query(self.tschema, ID, doc_id), 1, count=False)
+        return _source(s, res.hits[0][1]) if res.hits else None
+
+    def num_docs(self) -> int:
+        return int(self.searcher().num_docs)
+
+    # -- writing --------------------------------------------------------------------
+    def write(self, upserts: Sequence[Mapping[str, Any]], deletes: Sequence[str] = ()) -> None:
+        """Delete then add, in one tantivy commit, under the cross-process write lock."""
+        docs = [self.to_document(d) for d in upserts]
+        with file_lock(self.path / ".hybrid-write.lock"):
+            try:
+                w = self.index.writer(_WRITER_HEAP, 1)
+            except ValueError as e:
+                raise EngineError(f"cannot open the index writer at {self.path}: {e}") from e
+            for doc_id in [*deletes, *(str(d["id"]) for d in upserts)]:
+                w.delete_documents_by_term(ID, doc_id)
+            for doc in docs:
+                w.add_document(doc)
+            w.commit()
+            w.wait_merging_threads()
+        self.refresh()
+
+    def to_document(self, doc: Mapping[str, Any]) -> tantivy.Document:
+        return to_document(doc, self.schema)
+
+
+def to_document(doc: Mapping[str, Any], schema: IndexSchema) -> tantivy.Document:
+    """Map a catalog document onto the tantivy fields of the schema (copy_to included)."""
+    d = tantivy.Document()
+    doc_id = str(doc["id"])
+    d.add_text(ID, doc_id)
+    d.add_unsigned(KEY, doc_key(doc_id))
+    source = {k: v for k, v in doc.items() if k != "vectors"}
+    d.add_bytes(SOURCE, json.dumps(source, ensure_ascii=False).encode())
+    copies: dict[str, list[str]] = {}
+    for f in schema.fields.values():
+        if f.path == "id":
+            continue
+        for v in _values(doc.get(f.source)):
+            _add(d, f, v, schema)
+            for target in f.copy_to:
+                copies.setdefault(target, []).append(str(v))
+    for obj, templates in schema.dynamic.items():
+        members = doc.get(obj)
+        if not isinstance(members, Mapping) or not members:
+            continue
+        d.add_json(tname(obj), json.dumps(members))
+        text_tmpl = templates.get("string")
+        for v in members.values():
+            for x in _values(v):
+                if isinstance(x, str) and text_tmpl:
+                    for target in text_tmpl.copy_to:
+                        copies.setdefault(target, []).append(x)
+    for target, values in copies.items():
+        for v in values:
+            _add(d, schema.fields[target], v, schema)
+    return d
+
+
+def _add(d: tantivy.Document, f: Field, v: Any, schema: IndexSchema) -> None:
+    name = tname(f.path)
+    if f.kind == TEXT:
+        text = str(v)
+        if schema.analyzers[f.analyzer or "standard"].tokenizer == analysis.CJK_TOKENIZER:
+            text = " ".join(analysis.cjk_tokens(text))
+        d.add_text(name, text)
+    elif f.kind == KEYWORD:
+        d.add_text(name, str(v))
+    elif f.kind == NUMBER and isinstance(v, int | float) and not isinstance(v, bool):
+        d.add_float(name, float(v))
+    elif f.kind == BOOLEAN and isinstance(v, bool):
+        d.add_boolean(name, v)
+
+
+def _values(v: Any) -> list[Any]:
+    if v is None or v == "":
+        return []
+    return [x for x in v if x is not None and x != ""] if isinstance(v, list) else [v]
+
+
+def _source(s: tantivy.Searcher, addr: tantivy.DocAddress) -> dict[str, Any]:
+    raw = s.doc(addr)[SOURCE][0]
+    return json.loads(bytes(raw))
+
+
+def _tantivy_schema(schema: IndexSchema) -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field(ID, stored=False, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_unsigned_field(KEY, stored=False, indexed=True, fast=True)
+    sb.add_bytes_field(SOURCE, stored=True, indexed=False)
+    for f in schema.fields.values():
+        if f.path == "id":
+            continue
+        name = tname(f.path)
+        if f.kind == TEXT:
+            spec = schema.analyzers[f.analyzer or "standard"]
+            sb.add_text_field(name, tokenizer_name=analysis.tokenizer_name(spec),
+                              index_option="freq")
+        elif f.kind == KEYWORD:
+            sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+        elif f.kind == NUMBER:
+            sb.add_float_field(name, indexed=True, fast=True)
+        elif f.kind == BOOLEAN:
+            sb.add_boolean_field(name, indexed=True, fast=True)
+    for obj in schema.dynamic:
+        sb.add_json_field(tname(obj), tokenizer_name="raw", fast=True, index_option="basic")
+    return sb.build()
+
+
+def _path(path: str, schema: IndexSchema) -> str:
+    """tantivy name of a filterable path: mapped fields mangled, dynamic members as
+    JSON sub-paths ("attributes.colour")."""
+    return tname(path) if path in schema.fields else path
+
+
+def _filter_query(flt: Mapping[str, Any] | None, schema: IndexSchema,
+                  ts: tantivy.Schema) -> tantivy.Query:
+    Q, O = tantivy.Query, tantivy.Occur
+    if flt is None:
+        return Q.all_query()
+    (op, arg), = flt.items()
+    if op in ("and", "or"):
+        occur = O.Must if op == "and" else O.Should
+        return Q.boolean_query([(occur, _filter_query(x, schema, ts)) for x in arg])
+    if op == "not":
+        return Q.boolean_query([(O.Must, Q.all_query()),
+                                (O.MustNot, _filter_query(arg, schema, ts))])
+    if op == "exists":
+        return Q.exists_query(_path(arg["field"], schema), True)
+    (path, value), = arg.items()
+    f = schema.resolve(path)
+    name = _path(path, schema)
+    numeric = f is not None and f.kind == NUMBER
+    if op == "range":
+        return _range(ts, name, value)
+    values = value if op == "terms" else [value]
+    if numeric:
+        parts = [_range(ts, name, {"gte": float(v), "lte": float(v)}) for v in values]
+        return parts[0] if len(parts) == 1 else Q.boolean_query([(O.Should, p) for p in parts])
+    if f is not None and f.kind == BOOLEAN:
+        return Q.term_set_query(ts, name, [bool(v) for v in values])
+    return Q.term_set_query(ts, name, [str(v) for v in values])
+
+
+def _range(ts: tantivy.Schema, name: str, r: Mapping[str, float]) -> tantivy.Query:
+    lo = max((r[k] for k in ("gt", "gte") if k in r), default=None)
+    hi = min((r[k] for k in ("lt", "lte") if k in r), default=None)
+    inc_lo = lo is None or ("gte" in r and r["gte"] == lo and not ("gt" in r and r["gt"] == lo))
+    inc_hi = hi is None or ("lte" in r and r["lte"] == hi and not ("lt" in r and r["lt"] == hi))
+    return tantivy.Query.range_query(ts, name, tantivy.FieldType.Float, lo, hi, inc_lo, inc_hi)
+
+
+def _tantivy_aggs(aggs: Mapping[str, Any], schema: IndexSchema) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in aggs.items():
+        (kind, arg), = spec.items()
+        tfield = _path(arg["field"], schema)
+        if kind == "terms":
+            out[name] = {"terms": {"field": tfield, "size": arg["size"]}}
+        else:
+            out[name] = {"range": {"field": tfield, "ranges": arg["ranges"]}}
+    return out
+
+
+def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, spec in aggs.items():
+        buckets = raw.get(name, {}).get("buckets", [])
+        if "terms" in spec:
+            out[name] = [{"key": b["key"], "count": int(b["doc_count"])} for b in buckets]
+        else:
+            out[name] = [{k: b[k] for k in ("key", "from", "to") if k in b}
+                         | {"count": int(b["doc_count"])} for b in buckets]
+    return out
+

@@ -1,0 +1,312 @@
+"""The vector half of the embedded engine.
+
+Every vector is a row in SQLite (WAL), which any process may write and which survives
+`kill -9`. Each row carries the sequence number of the transaction that wrote it. For
+search, a field's rows up to some sequence are folded into a snapshot on disk (an HNSW
+graph from usearch and the raw matrix, memory-mapped and shared between processes);
+rows written after it, the delta, are searched exactly in memory and shadow the
+snapshot. A writer folds the delta into a new snapshot once it grows past a threshold,
+and `commit()` folds whatever is pending. Deleted vectors are rows with a NULL vector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from usearch.index import Index
+
+from hybrid.engines.embedded.lexical import file_lock
+from hybrid.engines.schema import Field
+from hybrid.errors import EngineError
+
+FOLD_THRESHOLD = 10_000
+EF_SEARCH = 100  # OpenSearch's default ef_search
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    field TEXT NOT NULL, key INTEGER NOT NULL, vec BLOB, seq INTEGER NOT NULL,
+    PRIMARY KEY (field, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vectors_by_seq ON vectors (field, seq);
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
+INSERT OR IGNORE INTO counter VALUES (0, 0);
+"""
+
+
+def score(sim: np.ndarray, space: str) -> np.ndarray:
+    """OpenSearch's k-NN score for a similarity: cosine (1 + cos) / 2; inner product
+    scaled as Lucene's max-inner-product (1 / (1 - ip) below zero, ip + 1 above)."""
+    if space == "cosinesimil":
+        return (1.0 + sim) / 2.0
+    return np.where(sim < 0, 1.0 / (1.0 - sim), sim + 1.0)
+
+
+@dataclass
+class _Snapshot:
+    seq: int
+    keys: np.ndarray  # sorted
+    matrix: np.ndarray  # rows aligned with keys
+    hnsw: Index | None = None
+    stamp: int = -1
+
+    @classmethod
+    def empty(cls, dim: int) -> _Snapshot:
+        return cls(0, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+
+
+class FieldVectors:
+    """One vector field as one reader sees it: a snapshot plus the delta after it."""
+
+    def __init__(self, store: VectorStore, field: Field) -> None:
+        self.store, self.field, self.dim = store, field, field.dimension
+        self.dir = store.path / field.path
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.manifest = self.dir / "snapshot.json"
+        self.snap = _Snapshot.empty(self.dim)
+        self.delta: dict[int, np.ndarray | None] = {}
+        self.delta_seq = 0
+        self._delta_keys = np.zeros(0, dtype=np.int64)
+        self._delta_matrix = np.zeros((0, self.dim), dtype=np.float32)
+
+    # -- keeping up with writers -----------------------------------------------------
+    def refresh(self, head: int) -> None:
+        try:
+            stamp = self.manifest.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = -1
+        changed = stamp != self.snap.stamp
+        if changed:
+            self.snap = self._load_snapshot(stamp)
+            self.delta, self.delta_seq = {}, self.snap.seq
+        if head > self.delta_seq:
+            for key, vec, seq in self.store.rows_after(self.field.path, self.delta_seq):
+                self.delta[key] = None if vec is None else np.frombuffer(vec, dtype=np.float32)
+                self.delta_seq = max(self.delta_seq, seq)
+            self.delta_seq = max(self.delta_seq, head)
+            changed = True
+        if changed:
+            live = [(k, v) for k, v in self.delta.items() if v is not None]
+            self._delta_keys = np.array([k for k, _ in live], dtype=np.int64)
+            self._delta_matrix = (np.stack([v for _, v in live]) if live
+                                  else np.zeros((0, self.dim), dtype=np.float32))
+
+    def _load_snapshot(self, stamp: int) -> _Snapshot:
+        if stamp < 0:
+            return _Snapshot.empty(self.dim)
+        meta = json.loads(self.manifest.read_text())
+        base = self.dir / meta["name"]
+        keys = np.load(f"{base}.keys.npy")
+        matrix = np.load(f"{base}.matrix.npy", mmap_mode="r")
+        hnsw = Index.restore(f"{base}.usearch", view=True) if len(keys) else None
+        if hnsw is not None:
+            hnsw.expansion_search = EF_SEARCH
+        return _Snapshot(int(meta["seq"]), keys, matrix, hnsw, stamp)
+
+    # -- searching --------------------------------------------------------------------
+    def count(self) -> int:
+        shadowed = np.isin(np.fromiter(self.delta, dtype=np.int64, count=len(self.delta)),
+                           self.snap.keys).sum() if self.delta else 0
+        return int(len(self.snap.keys) - shadowed + len(self._delta_keys))
+
+    def exact(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k over all vectors, or over the keys in `allowed`."""
+        snap_rows = np.arange(len(self.snap.keys))
+        if allowed is not None:
+            allowed = np.unique(allowed)
+            pos = np.searchsorted(self.snap.keys, allowed)
+            inside = pos < len(self.snap.keys)
+            pos = pos[inside]
+            snap_rows = pos[self.snap.keys[pos] == allowed[inside]]
+        keys = self.snap.keys[snap_rows]
+        if self.delta:
+            keep = ~np.isin(keys, np.fromiter(self.delta, dtype=np.int64, count=len(self.delta)))
+            snap_rows, keys = snap_rows[keep], keys[keep]
+        sims = np.asarray(self.snap.matrix[snap_rows] @ q) if len(snap_rows) else np.zeros(0)
+        dkeys, dmat = self._delta_keys, self._delta_matrix
+        if allowed is not None and len(dkeys):
+            mask = np.isin(dkeys, allowed)
+            dkeys, dmat = dkeys[mask], dmat[mask]
+        keys = np.concatenate([keys, dkeys])
+        sims = np.concatenate([sims, dmat @ q if len(dkeys) else np.zeros(0)])
+        return self._top(keys, sims, k)
+
+    def approximate(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """HNSW over the snapshot (shadowed keys dropped) merged with the exact delta."""
+        keys = np.zeros(0, dtype=np.int64)
+        sims = np.zeros(0, dtype=np.float32)
+        if self.snap.hnsw is not None:
+            want = min(k + len(self.delta), len(self.snap.keys))
+            m = self.snap.hnsw.search(q, want, threads=1)
+            keys = np.asarray(m.keys, dtype=np.int64)
+            sims = 1.0 - np.asarray(m.distances, dtype=np.float32)  # cos and ip distances
+            if self.delta:
+                keep = ~np.isin(keys, np.fromiter(self.delta, dtype=np.int64,
+                                                  count=len(self.delta)))
+                keys, sims = keys[keep], sims[keep]
+        if len(self._delta_keys):
+            keys = np.concatenate([keys, self._delta_keys])
+            sims = np.concatenate([sims, self._delta_matrix @ q])
+        return self._top(keys, sims, k)
+
+    @staticmethod
+    def _top(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(keys) > k:
+            part = np.argpartition(-sims, k)[:k]
+            keys, sims = keys[part], sims[part]
+        order = np.lexsort((keys, -sims))
+        return keys[order], sims[order]
+
+
+class VectorStore:
+    def __init__(self, path: Path, fields: dict[str, Field]) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        for f in fields.values():
+            if f.space == "l2":
+                raise EngineError(f"vector field {f.path!r}: the embedded engine supports "
+                                  "cosinesimil and innerproduct spaces")
+        self._lock = threading.Lock()
+        try:
+            self.db = sqlite3.connect(path / "vectors.sqlite", timeout=60, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            raise EngineError(f"cannot open the vector store at {path}: {e}") from e
+        self.fields = {name: FieldVectors(self, f) for name, f in fields.items()}
+        self._head = -1
+
+    def head(self) -> int:
+        with self._lock:
+            return int(self.db.execute("SELECT seq FROM counter").fetchone()[0])
+
+    def refresh(self) -> None:
+        head = self.head()
+        for fv in self.fields.values():
+            fv.refresh(head)
+
+    def rows_after(self, field: str, seq: int) -> list[tuple[int, bytes | None, int]]:
+        with self._lock:
+            return self.db.execute("SELECT key, vec, seq FROM vectors WHERE field = ? AND seq > ?",
+                                   (field, seq)).fetchall()
+
+    def prepare(self, field: str, vec: Sequence[float] | np.ndarray) -> np.ndarray:
+        """A float32 vector of the field's dimension, unit length on cosine fields."""
+        fv = self.fields[field]
+        v = np.asarray(vec, dtype=np.float32).reshape(-1)
+        if v.shape[0] != fv.dim:
+            raise ValueError(f"{field} needs {fv.dim} dimensions, got {v.shape[0]}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{field} has a value that is not a finite number")
+        if fv.field.space == "cosinesimil":
+            n = float(np.linalg.norm(v))
+            if n == 0.0:
+                raise ValueError(f"{field} is a zero vector, which has no direction")
+            v = v / n
+        return v
+
+    def write(self, items: Iterable[tuple[str, int, np.ndarray | None]]) -> int:
+        """(field, key, vector or None to delete) rows in one transaction; returns its seq."""
+        items = list(items)
+        with self._lock:
+            cur = self.db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                seq = cur.execute("UPDATE counter SET seq = seq + 1 RETURNING seq").fetchone()[0]
+                cur.executemany(
+                    "INSERT OR REPLACE INTO vectors (field, key, vec, seq) VALUES (?, ?, ?, ?)",
+                    [(f, k, None if v is None else v.tobytes(), seq) for f, k, v in items])
+                cur.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        for name in {f for f, _, _ in items}:
+            self.fold(name)
+        return int(seq)
+
+    def delete_keys(self, keys: Sequence[int]) -> None:
+        self.write((name, int(k), None) for name in self.fields for k in keys)
+
+    def pending(self, field: str) -> int:
+        fv = self.fields[field]
+        fv.refresh(self.head())
+        with self._lock:
+            return int(self.db.execute(
+                "SELECT COUNT(*) FROM vectors WHERE field = ? AND seq > ?",
+                (field, fv.snap.seq)).fetchone()[0])
+
+    def fold(self, field: str, force: bool = False) -> bool:
+        """Write a new snapshot of `field` if its delta is large (or pending, if forced)."""
+        pending = self.pending(field)
+        if pending == 0 or (pending < FOLD_THRESHOLD and not force):
+            return False
+        fv = self.fields[field]
+        with file_lock(fv.dir / ".fold.lock"):
+            fv.refresh(self.head())
+            old = fv.snap
+            with self._lock:
+                seq = int(self.db.execute("SELECT seq FROM counter").fetchone()[0])
+                rows = self.db.execute(
+                    "SELECT key, vec FROM vectors WHERE field = ? AND seq <= ? AND vec IS NOT NULL "
+                    "ORDER BY key", (field, seq)).fetchall()
+                changed = [k for (k,) in self.db.execute(
+                    "SELECT key FROM vectors WHERE field = ? AND seq > ? AND seq <= ?",
+                    (field, old.seq, seq))]
+            if seq <= old.seq:
+                return False
+            keys = np.array([k for k, _ in rows], dtype=np.int64)
+            matrix = (np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32)
+                      .reshape(len(rows), fv.dim) if rows else np.zeros((0, fv.dim), np.float32))
+            name = f"snap-{seq:012d}"
+            base = fv.dir / name
+            np.save(f"{base}.keys.npy", keys)
+            np.save(f"{base}.matrix.npy", matrix)
+            hnsw = self._graph(fv, old, keys, matrix, np.array(changed, dtype=np.int64))
+            hnsw.save(f"{base}.usearch")
+            tmp = fv.dir / "snapshot.json.tmp"
+            tmp.write_text(json.dumps({"seq": seq, "name": name, "count": len(keys)}))
+            os.replace(tmp, fv.manifest)
+            if old.stamp >= 0:
+                for suffix in (".keys.npy", ".matrix.npy", ".usearch"):
+                    for p in fv.dir.glob(f"snap-*{suffix}"):
+                        if not p.name.startswith(name):
+                            p.unlink(missing_ok=True)
+        fv.refresh(self.head())
+        return True
+
+    def _graph(self, fv: FieldVectors, old: _Snapshot, keys: np.ndarray, matrix: np.ndarray,
+               changed: np.ndarray) -> Index:
+        """Extend the previous HNSW graph with the changed rows (or build a new one)."""
+        metric = "cos" if fv.field.space == "cosinesimil" else "ip"
+        if old.hnsw is not None and len(changed) < len(keys) // 2:
+            base = fv.dir / json.loads(fv.manifest.read_text())["name"]
+            g = Index.restore(f"{base}.usearch", view=False)
+            gone = changed[np.isin(changed, old.keys)]
+            if len(gone):
+                g.remove(gone.astype(np.uint64))
+            add = np.isin(keys, changed)
+            if add.any():
+                g.add(keys[add].astype(np.uint64), matrix[add], threads=os.cpu_count() or 1)
+            return g
+        g = Index(ndim=fv.dim, metric=metric, dtype="f32", connectivity=16, expansion_add=128,
+                  expansion_search=EF_SEARCH, multi=False)
+        if len(keys):
+            g.add(keys.astype(np.uint64), matrix, threads=os.cpu_count() or 1)
+        return g
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        self.refresh()
+        return {name: {"vectors": fv.count(), "snapshot": len(fv.snap.keys),
+                       "delta": len(fv.delta)} for name, fv in self.fields.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
