@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ix = sub.add_parser("index", help="ingest a catalog file (JSONL, CSV or Parquet)")
     ix.add_argument("catalog", type=Path)
-    ix.add_argument("--mapping", type=Path, help="index mapping JSON (default mappings/products.json)")
+    ix.add_argument("--mapping", type=Path,
+                    help="index mapping JSON (default mappings/products.json)")
     ix.add_argument("--field-map", type=Path, help="catalog column mapping JSON")
     ix.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"])
     ix.add_argument("--batch-size", type=int, default=2000)
@@ -103,7 +104,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
     try:
         for batch in _batches((p.to_dict() for p in products), args.batch_size):
-            for doc, res in zip(batch, engine.add(batch), strict=True):
+            for _doc, res in zip(batch, engine.add(batch), strict=True):
                 if res.ok:
                     written += 1
                 else:
@@ -119,7 +120,8 @@ def cmd_index(args: argparse.Namespace) -> int:
           f"rejected {len(report.rejected):,}")
     for r in report.rejected[:20]:
         where = f"line {r.line}" if r.line else "engine"
-        print(f"  rejected {where} (id {r.id or '?'}) {r.field or ''}: {r.reason}".replace(" : ", ": "))
+        field = f" {r.field}" if r.field else ""
+        print(f"  rejected {where} (id {r.id or '?'}){field}: {r.reason}")
     if len(report.rejected) > 20:
         print(f"  ... and {len(report.rejected) - 20:,} more"
               + ("" if args.rejects else " (see --rejects FILE)"))

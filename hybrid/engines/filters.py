@@ -88,7 +88,8 @@ def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
         raise FilterError(f"'range' on {path!r} takes bounds among {', '.join(_RANGE_OPS)}")
     out: dict[str, float] = {}
     for op, bound in value.items():
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
+        if isinstance(bound, bool) or not isinstance(bound, int | float) \
+                or not math.isfinite(bound):
             raise FilterError(f"range bound {op} on {path!r} must be a finite number")
         out[op] = float(bound)
     return out

@@ -128,7 +128,8 @@ class IndexSchema:
     def filterable(self, path: str) -> Field:
         f = self.resolve(path)
         if f is None or f.kind not in (KEYWORD, NUMBER, BOOLEAN):
-            names = sorted(p for p, x in self.fields.items() if x.kind in (KEYWORD, NUMBER, BOOLEAN))
+            names = sorted(p for p, x in self.fields.items()
+                           if x.kind in (KEYWORD, NUMBER, BOOLEAN))
             dyn = [f"{o}.*" for o in self.dynamic]
             raise SchemaError(f"cannot filter on {path!r}: filterable fields are "
                               f"{', '.join(names + dyn)}")

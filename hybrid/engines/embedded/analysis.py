@@ -23,10 +23,13 @@ STANDARD_PATTERN = (rf"[{_CJK}]|[\p{{L}}\p{{N}}\p{{M}}--{_CJK}]+"
 # Python's re lacks \p{...}; the same classes for the cjk analyzer written out by range.
 _CJK_RANGES = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
                "\uac00-\ud7af\uf900-\ufaff")
-_PY_TOKEN = re.compile(rf"([{_CJK_RANGES}]+)|((?:[^\W{_CJK_RANGES}])+(?:['’.,_](?:[^\W{_CJK_RANGES}])+)*)")
+_WORD = rf"[^\W{_CJK_RANGES}]+"
+_PY_TOKEN = re.compile(rf"([{_CJK_RANGES}]+)|({_WORD}(?:['’.,_]{_WORD})*)")
 # Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, used by OpenSearch's cjk analyzer.
-LUCENE_ENGLISH_STOP = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
+LUCENE_ENGLISH_STOP = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with"))
 CJK_TOKENIZER = "cjk"
 
 

@@ -168,7 +168,7 @@ class EmbeddedEngine:
         fv.refresh(self.vectors.head())
         fq = None if flt is None else self.lexical.filter_query(flt)
         passing = self.lexical.count(fq) if fq is not None else None
-        if passing is not None and passing <= max(EXACT_FILTER_LIMIT, k):
+        if fq is not None and passing is not None and passing <= max(EXACT_FILTER_LIMIT, k):
             keys, sims = fv.exact(q, k, self.lexical.keys(fq, passing))
             found = self.lexical.sources_by_key(keys)
         else:

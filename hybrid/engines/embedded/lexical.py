@@ -109,15 +109,16 @@ class LexicalIndex:
                aggs: Mapping[str, Any] | None = None
                ) -> tuple[list[tuple[float, dict[str, Any]]], int, dict[str, Any]]:
         s = self.searcher()
-        res = s.search(query, limit, count=True, offset=offset)
-        hits = [(score / (K1 + 1), _source(s, addr)) for score, addr in res.hits]
+        res = s.search(query, max(limit, 1), count=True, offset=offset)  # tantivy: limit >= 1
+        hits = [(score / (K1 + 1), _source(s, addr)) for score, addr in res.hits[:limit]]
         facets = {}
         if aggs:
             facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
-        return hits, int(res.count or 0), facets
+        return hits, int(res.count or 0), facets  # type: ignore[attr-defined]
 
     def count(self, query: tantivy.Query) -> int:
-        return int(self.searcher().search(query, 1, count=True).count or 0)
+        res = self.searcher().search(query, 1, count=True)
+        return int(res.count or 0)  # type: ignore[attr-defined]
 
     def keys(self, query: tantivy.Query, limit: int) -> np.ndarray:
         """Keys of up to `limit` documents matching a query (unscored use)."""
@@ -125,7 +126,7 @@ class LexicalIndex:
         res = s.search(query, max(limit, 1), count=False)
         return np.asarray(s.fast_field_values(KEY, [a for _, a in res.hits]), dtype=np.int64)
 
-    def sources_by_key(self, keys: Sequence[int], flt: tantivy.Query | None = None
+    def sources_by_key(self, keys: Sequence[int] | np.ndarray, flt: tantivy.Query | None = None
                        ) -> dict[int, dict[str, Any]]:
         """The stored documents among `keys` (those that exist and pass `flt`)."""
         if not len(keys):
@@ -137,7 +138,7 @@ class LexicalIndex:
         res = s.search(q, len(keys), count=False)
         addrs = [a for _, a in res.hits]
         found = s.fast_field_values(KEY, addrs)
-        return {int(k): _source(s, a) for k, a in zip(found, addrs, strict=True)}
+        return {int(k): _source(s, a) for k, a in zip(found, addrs, strict=True) if k is not None}
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         s = self.searcher()
@@ -259,16 +260,16 @@ def _path(path: str, schema: IndexSchema) -> str:
 
 def _filter_query(flt: Mapping[str, Any] | None, schema: IndexSchema,
                   ts: tantivy.Schema) -> tantivy.Query:
-    Q, O = tantivy.Query, tantivy.Occur
+    Q, Occur = tantivy.Query, tantivy.Occur
     if flt is None:
         return Q.all_query()
     (op, arg), = flt.items()
     if op in ("and", "or"):
-        occur = O.Must if op == "and" else O.Should
+        occur = Occur.Must if op == "and" else Occur.Should
         return Q.boolean_query([(occur, _filter_query(x, schema, ts)) for x in arg])
     if op == "not":
-        return Q.boolean_query([(O.Must, Q.all_query()),
-                                (O.MustNot, _filter_query(arg, schema, ts))])
+        return Q.boolean_query([(Occur.Must, Q.all_query()),
+                                (Occur.MustNot, _filter_query(arg, schema, ts))])
     if op == "exists":
         return Q.exists_query(_path(arg["field"], schema), True)
     (path, value), = arg.items()
@@ -280,7 +281,7 @@ def _filter_query(flt: Mapping[str, Any] | None, schema: IndexSchema,
     values = value if op == "terms" else [value]
     if numeric:
         parts = [_range(ts, name, {"gte": float(v), "lte": float(v)}) for v in values]
-        return parts[0] if len(parts) == 1 else Q.boolean_query([(O.Should, p) for p in parts])
+        return parts[0] if len(parts) == 1 else Q.boolean_query([(Occur.Should, p) for p in parts])
     if f is not None and f.kind == BOOLEAN:
         return Q.term_set_query(ts, name, [bool(v) for v in values])
     return Q.term_set_query(ts, name, [str(v) for v in values])

@@ -104,7 +104,7 @@ class FieldVectors:
         matrix = np.load(f"{base}.matrix.npy", mmap_mode="r")
         hnsw = Index.restore(f"{base}.usearch", view=True) if len(keys) else None
         if hnsw is not None:
-            hnsw.expansion_search = EF_SEARCH
+            hnsw.expansion_search = EF_SEARCH  # type: ignore[misc]  # not kept by save
         return _Snapshot(int(meta["seq"]), keys, matrix, hnsw, stamp)
 
     # -- searching --------------------------------------------------------------------
@@ -289,6 +289,10 @@ class VectorStore:
         if old.hnsw is not None and len(changed) < len(keys) // 2:
             base = fv.dir / json.loads(fv.manifest.read_text())["name"]
             g = Index.restore(f"{base}.usearch", view=False)
+            if g is None:
+                raise EngineError(f"cannot read the HNSW snapshot {base}.usearch")
+            if g is None:
+                raise EngineError(f"cannot read the HNSW snapshot {base}.usearch")
             gone = changed[np.isin(changed, old.keys)]
             if len(gone):
                 g.remove(gone.astype(np.uint64))

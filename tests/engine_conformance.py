@@ -1,0 +1,217 @@
+"""The conformance suite every engine inherits and passes.
+
+A subclass provides an `engine` fixture: a fresh, empty index built from `small_schema()`
+(the project mapping with 8-d vector fields), removed after the test. Expected results
+come from plain-Python references (`filters.matches`, numpy cosine), never from the
+engine under test.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hybrid.engines import filters
+from hybrid.engines.schema import DEFAULT_MAPPING, IndexSchema
+from hybrid.errors import FilterError, NotFoundError, QueryError
+
+DIM = 8
+VECTOR_FIELDS = ("text_vector", "image_vector", "image_text_vector", "audio_vector")
+
+
+def small_schema() -> IndexSchema:
+    body = json.loads(DEFAULT_MAPPING.read_text())
+    for name in VECTOR_FIELDS:
+        body["mappings"]["properties"][name]["dimension"] = DIM
+    return IndexSchema.from_dict(body)
+
+
+def _vec(seed: int) -> list[float]:
+    v = np.random.default_rng(seed).normal(size=DIM)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+COLOURS = ["Red", "Blue", "Black", "White"]
+BRANDS = ["Nike", "Adidas", "Puma"]
+KINDS = [("Shoes", "running shoes"), ("Shirts", "cotton shirt"), ("Bags", "leather handbag")]
+
+
+def corpus(n: int = 60) -> list[dict[str, Any]]:
+    docs = []
+    for i in range(n):
+        kind, words = KINDS[i % 3]
+        colour = COLOURS[i % 4]
+        doc: dict[str, Any] = {
+            "id": f"p{i:03d}",
+            "title": f"{BRANDS[i % 3]} {colour.lower()} {words} model {i}",
+            "description": f"A {words} for everyday use" + (" with extra grip" if i % 5 == 0 else ""),
+            "brand": BRANDS[i % 3],
+            "category": ["Fashion", kind],
+            "attributes": {"colour": colour, "size": ["S", "M", "L"][i % 3]},
+            "vectors": {"text_vector": _vec(i)},
+        }
+        if i % 7:
+            doc["price"] = float(10 + (i * 13) % 90)
+        docs.append(doc)
+    return docs
+
+
+class EngineConformance:
+    @pytest.fixture
+    def engine(self) -> Any:  # pragma: no cover - provided by subclasses
+        raise NotImplementedError
+
+    @pytest.fixture
+    def loaded(self, engine: Any) -> Any:
+        results = engine.add(corpus())
+        assert all(r.ok for r in results)
+        return engine
+
+    # -- documents ------------------------------------------------------------------
+    def test_add_get_count(self, loaded: Any) -> None:
+        assert loaded.count() == 60
+        doc = loaded.get("p001")
+        assert doc["title"] == "Adidas blue cotton shirt model 1"
+        assert "vectors" not in doc
+        assert loaded.get("missing") is None
+
+    def test_add_replaces_by_id_and_last_copy_in_a_batch_wins(self, loaded: Any) -> None:
+        loaded.add([{"id": "p001", "title": "first"}, {"id": "p001", "title": "second"}])
+        assert loaded.count() == 60
+        assert loaded.get("p001")["title"] == "second"
+        assert loaded.lexical_search("first").total == 0
+
+    def test_bad_documents_are_reported_and_the_rest_written(self, engine: Any) -> None:
+        results = engine.add([
+            {"id": "ok1", "title": "fine"},
+            {"title": "no id"},
+            {"id": "bad-vec", "title": "x", "vectors": {"text_vector": [1.0, 2.0]}},
+            {"id": "bad-field", "title": "x", "vectors": {"nope": [1.0] * DIM}},
+            {"id": "ok2", "title": "also fine"},
+        ])
+        assert [r.ok for r in results] == [True, False, False, False, True]
+        assert "dimensions" in results[2].error and "nope" in results[3].error
+        assert engine.count() == 2 and engine.get("bad-vec") is None
+
+    def test_update_changes_fields_only(self, loaded: Any) -> None:
+        loaded.update("p002", {"title": "Puma golden slipper"})
+        doc = loaded.get("p002")
+        assert doc["title"] == "Puma golden slipper" and doc["brand"] == "Puma"
+        assert loaded.lexical_search("golden").hits[0].id == "p002"
+        assert loaded.knn_search("text_vector", _vec(2), k=1).hits[0].id == "p002"
+        with pytest.raises(NotFoundError):
+            loaded.update("missing", {"title": "x"})
+
+    def test_delete(self, loaded: Any) -> None:
+        assert loaded.delete(["p000", "p001", "missing"]) == 2
+        assert loaded.count() == 58 and loaded.get("p000") is None
+        ids = [h.id for h in loaded.knn_search("text_vector", _vec(0), k=60).hits]
+        assert "p000" not in ids and len(ids) == 58
+
+    # -- lexical --------------------------------------------------------------------
+    def test_lexical_ranks_better_matches_higher(self, loaded: Any) -> None:
+        res = loaded.lexical_search("black running shoes", size=60)
+        assert res.total == len({h.id for h in res.hits}) > 0
+        top = res.hits[0].source
+        assert top["attributes"]["colour"] == "Black" and top["category"][-1] == "Shoes"
+        scores = [h.score for h in res.hits]
+        assert scores == sorted(scores, reverse=True)
+
+    def test_stemming_matches_word_forms(self, loaded: Any) -> None:
+        ids = {h.id for h in loaded.lexical_search("handbags", size=60).hits}
+        assert ids == {d["id"] for d in corpus() if d["category"][-1] == "Bags"}
+
+    def test_field_boosts(self, loaded: Any) -> None:
+        grip = loaded.lexical_search("grip", fields={"description": 1.0}).hits[0]
+        boosted = loaded.lexical_search("grip", fields={"description": 3.0}).hits[0]
+        assert boosted.id == grip.id and boosted.score == pytest.approx(3 * grip.score, rel=1e-5)
+        with pytest.raises(QueryError):
+            loaded.lexical_search("grip", fields={"price": 1.0})
+
+    def test_empty_text_matches_all_and_stopwords_only_match_none(self, loaded: Any) -> None:
+        assert loaded.lexical_search("", size=0).total == 60
+        assert loaded.lexical_search("?!", size=5).total == 0
+
+    def test_pagination_has_no_duplicates_or_gaps(self, loaded: Any) -> None:
+        full = [h.id for h in loaded.lexical_search("shoes shirt", size=60).hits]
+        pages = [h.id for off in range(0, 60, 7)
+                 for h in loaded.lexical_search("shoes shirt", size=7, offset=off).hits]
+        assert pages == full
+        with pytest.raises(QueryError):
+            loaded.lexical_search("x", size=10, offset=10_000)
+
+    # -- filters and facets ---------------------------------------------------------
+    FILTERS: list[dict[str, Any]] = [
+        {"term": {"brand": "Nike"}},
+        {"terms": {"attributes.colour": ["Red", "Blue"]}},
+        {"range": {"price": {"gte": 30, "lt": 60}}},
+        {"range": {"price": {"gt": 49}}},
+        {"exists": {"field": "price"}},
+        {"not": {"exists": {"field": "price"}}},
+        {"and": [{"term": {"category": "Shoes"}}, {"range": {"price": {"lte": 50}}}]},
+        {"or": [{"term": {"attributes.size": "S"}}, {"term": {"brand": "Puma"}}]},
+        {"not": {"term": {"brand": "Nike"}}},
+    ]
+
+    @pytest.mark.parametrize("flt", FILTERS, ids=lambda f: json.dumps(f))
+    def test_filters_match_the_reference(self, loaded: Any, flt: dict[str, Any]) -> None:
+        norm = filters.normalize(flt, loaded.schema)
+        expected = {d["id"] for d in corpus() if filters.matches(norm, d)}
+        got = {h.id for h in loaded.lexical_search("", filter=flt, size=100).hits}
+        assert got == expected and loaded.count(flt) == len(expected)
+        text = {h.id for h in loaded.lexical_search("shoes", filter=flt, size=100).hits}
+        assert text == {i for i in expected if int(i[1:]) % 3 == 0}
+        knn = {h.id for h in loaded.knn_search("text_vector", _vec(99), k=100, filter=flt).hits}
+        assert knn == expected
+
+    def test_bad_filters_are_refused(self, loaded: Any) -> None:
+        for bad in ({"term": {"title": "x"}}, {"range": {"brand": {"gt": 1}}},
+                    {"match": {"brand": "x"}}, {"terms": {"brand": []}}):
+            with pytest.raises(FilterError):
+                loaded.count(bad)
+
+    def test_facets_count_the_filtered_match_set(self, loaded: Any) -> None:
+        res = loaded.lexical_search(
+            "shoes", filter={"exists": {"field": "price"}}, size=1,
+            facets={"colour": {"terms": {"field": "attributes.colour", "size": 10}},
+                    "brand": {"terms": {"field": "brand", "size": 2}},
+                    "price": {"range": {"field": "price", "ranges": [{"to": 50}, {"from": 50}]}}})
+        matched = [d for d in corpus() if d["category"][-1] == "Shoes" and "price" in d]
+        assert res.total == len(matched)
+        colours = {b["key"]: b["count"] for b in res.facets["colour"]}
+        assert colours == {c: sum(d["attributes"]["colour"] == c for d in matched)
+                           for c in COLOURS if any(d["attributes"]["colour"] == c for d in matched)}
+        assert len(res.facets["brand"]) <= 2
+        low, high = res.facets["price"]
+        assert low["count"] == sum(d["price"] < 50 for d in matched)
+        assert high["count"] == sum(d["price"] >= 50 for d in matched)
+
+    # -- k-NN -----------------------------------------------------------------------
+    def test_knn_is_exact_on_small_data(self, loaded: Any) -> None:
+        q = np.asarray(_vec(1234))
+        sims = {d["id"]: float(np.dot(d["vectors"]["text_vector"], q)) for d in corpus()}
+        want = sorted(sims, key=lambda i: -sims[i])[:5]
+        hits = loaded.knn_search("text_vector", q, k=5).hits
+        assert [h.id for h in hits] == want
+        assert hits[0].score == pytest.approx((1 + sims[want[0]]) / 2, abs=1e-5)
+
+    def test_set_vectors_is_a_partial_update(self, loaded: Any) -> None:
+        results = loaded.set_vectors("image_vector", {"p005": _vec(500), "missing": _vec(1)})
+        assert [r.ok for r in results] == [True, False]
+        assert loaded.knn_search("image_vector", _vec(500), k=3).hits[0].id == "p005"
+        assert loaded.get("p005")["title"].startswith("Puma")
+        assert loaded.knn_search("text_vector", _vec(5), k=1).hits[0].id == "p005"
+        loaded.set_vectors("text_vector", {"p005": _vec(777)})
+        assert loaded.knn_search("text_vector", _vec(777), k=1).hits[0].id == "p005"
+        assert loaded.knn_search("text_vector", _vec(5), k=1).hits[0].id != "p005"
+
+    def test_knn_rejects_bad_queries(self, loaded: Any) -> None:
+        with pytest.raises(QueryError):
+            loaded.knn_search("text_vector", [1.0, 2.0])
+        with pytest.raises(QueryError):
+            loaded.knn_search("title", _vec(1))
+        with pytest.raises(QueryError):
+            loaded.knn_search("text_vector", [0.0] * DIM)
