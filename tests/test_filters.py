@@ -1,0 +1,90 @@
+"""The filter and facet language: validation, CLI shorthand, OpenSearch translation."""
+
+from __future__ import annotations
+
+import pytest
+
+from hybrid.engines import filters
+from hybrid.engines.schema import IndexSchema
+from hybrid.errors import FilterError
+
+pytestmark = pytest.mark.unit
+SCHEMA = IndexSchema.load()
+
+
+def test_normalize_accepts_the_language() -> None:
+    f = {"and": [{"term": {"brand": "Nike"}}, {"range": {"price": {"gte": 10, "lt": 50}}},
+                 {"not": {"terms": {"attributes.colour": ["Red", "Blue"]}}},
+                 {"or": [{"exists": {"field": "price"}}, {"term": {"category": "Shoes"}}]}]}
+    assert filters.normalize(f, SCHEMA) == {
+        "and": [{"term": {"brand": "Nike"}}, {"range": {"price": {"gte": 10.0, "lt": 50.0}}},
+                {"not": {"terms": {"attributes.colour": ["Red", "Blue"]}}},
+                {"or": [{"exists": {"field": "price"}}, {"term": {"category": "Shoes"}}]}]}
+    assert filters.normalize(None, SCHEMA) is None and filters.normalize({}, SCHEMA) is None
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"term": {"title": "x"}}, "cannot filter on 'title'"),
+    ({"term": {"nope": "x"}}, "filterable fields are"),
+    ({"range": {"brand": {"gt": 1}}}, "numeric"),
+    ({"range": {"price": {"above": 1}}}, "bounds among"),
+    ({"range": {"price": {"gt": "1"}}}, "finite number"),
+    ({"terms": {"brand": "Nike"}}, "non-empty list"),
+    ({"term": {"brand": ["a"]}}, "strings, numbers or booleans"),
+    ({"and": []}, "non-empty list"),
+    ({"match": {"brand": "x"}}, "unknown filter operator"),
+    ({"term": {"brand": "a"}, "range": {}}, "one operator"),
+])
+def test_normalize_rejects_with_a_clear_message(bad: dict, message: str) -> None:
+    with pytest.raises(FilterError, match=message):
+        filters.normalize(bad, SCHEMA)
+
+
+def test_cli_shorthand() -> None:
+    got = filters.parse_cli(["brand=Nike", "colour=Red,Blue", "price>=10", "price<50",
+                             "brand!=Puma", "price?"], SCHEMA)
+    assert got == {"and": [
+        {"term": {"brand": "Nike"}},
+        {"terms": {"attributes.colour": ["Red", "Blue"]}},
+        {"range": {"price": {"gte": 10.0}}}, {"range": {"price": {"lt": 50.0}}},
+        {"not": {"term": {"brand": "Puma"}}}, {"exists": {"field": "price"}}]}
+    assert filters.parse_cli(["price=20"], SCHEMA) == {"term": {"price": 20.0}}
+    for bad in ("price>>3", "brand=", "price>=abc", "=x"):
+        with pytest.raises(FilterError):
+            filters.parse_cli([bad], SCHEMA)
+
+
+def test_cli_facets() -> None:
+    assert filters.parse_cli_facets(["brand", "colour:3", "price=0-50,50-"], SCHEMA) == {
+        "brand": {"terms": {"field": "brand", "size": 10}},
+        "colour": {"terms": {"field": "attributes.colour", "size": 3}},
+        "price": {"range": {"field": "price", "ranges": [{"from": 0.0, "to": 50.0},
+                                                         {"from": 50.0}]}}}
+    with pytest.raises(FilterError):
+        filters.normalize_facets({"x": {"terms": {"field": "brand", "size": 0}}}, SCHEMA)
+    with pytest.raises(FilterError):
+        filters.normalize_facets({"x": {"range": {"field": "brand", "ranges": [{"to": 1}]}}},
+                                 SCHEMA)
+
+
+def test_to_opensearch() -> None:
+    f = filters.normalize({"and": [{"term": {"brand": "Nike"}},
+                                   {"or": [{"range": {"price": {"lt": 5}}},
+                                           {"not": {"exists": {"field": "price"}}}]}]}, SCHEMA)
+    assert filters.to_opensearch(f) == {"bool": {"filter": [
+        {"term": {"brand": "Nike"}},
+        {"bool": {"should": [{"range": {"price": {"lt": 5.0}}},
+                             {"bool": {"must_not": [{"exists": {"field": "price"}}]}}],
+                  "minimum_should_match": 1}}]}}
+    assert filters.to_opensearch(None) == {"match_all": {}}
+
+
+def test_reference_matcher() -> None:
+    doc = {"brand": "Nike", "price": 12.5, "category": ["Fashion", "Shoes"],
+           "attributes": {"colour": "Red"}}
+    yes = [{"term": {"category": "Shoes"}}, {"range": {"price": {"gt": 12, "lte": 12.5}}},
+           {"terms": {"attributes.colour": ["Blue", "Red"]}}, {"exists": {"field": "brand"}}]
+    no = [{"term": {"brand": "nike"}}, {"range": {"price": {"lt": 12.5}}},
+          {"exists": {"field": "currency"}}]
+    assert all(filters.matches(filters.normalize(f, SCHEMA), doc) for f in yes)
+    assert not any(filters.matches(filters.normalize(f, SCHEMA), doc) for f in no)

@@ -1,0 +1,55 @@
+"""The mapping file is the single schema: parsed, checked, refused clearly when unsupported."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from hybrid.engines.schema import DEFAULT_MAPPING, KEYWORD, TEXT, VECTOR, IndexSchema
+from hybrid.errors import SchemaError
+
+pytestmark = pytest.mark.unit
+BODY = json.loads(DEFAULT_MAPPING.read_text())
+
+
+def test_project_mapping() -> None:
+    s = IndexSchema.from_dict(BODY)
+    assert s.fields["title"].kind == TEXT and s.fields["title"].analyzer == "english_text"
+    assert s.fields["title.cjk"].analyzer == "cjk" and s.fields["title.cjk"].source == "title"
+    assert s.fields["brand"].kind == KEYWORD and s.fields["brand.text"].kind == TEXT
+    assert s.analyzers["english_text"].filters == ("lowercase", "stemmer_porter2")
+    assert {n: f.dimension for n, f in s.vector_fields.items()} == {
+        "text_vector": 384, "image_vector": 1280, "image_text_vector": 384, "audio_vector": 384}
+    assert all(f.kind == VECTOR and f.space == "cosinesimil" for f in s.vector_fields.values())
+    assert s.resolve("attributes.colour").kind == KEYWORD
+    assert s.resolve_loose("colour").path == "attributes.colour"
+    assert s.dynamic["attributes"]["string"].copy_to == ("attributes_text",)
+    assert set(s.search_fields) <= {p for p, f in s.fields.items() if f.kind == TEXT}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b["mappings"]["properties"]["title"].update(analyzer="klingon"), "unknown analyzer"),
+    (lambda b: b["settings"]["analysis"]["filter"]["english_porter2"].update(language="german"),
+     "not supported"),
+    (lambda b: b["mappings"]["properties"]["text_vector"].update(dimension=0), "dimension"),
+    (lambda b: b["mappings"]["properties"]["text_vector"].update(space_type="hamming"),
+     "space_type"),
+    (lambda b: b["mappings"]["properties"]["price"].update(type="geo_point"), "unsupported type"),
+    (lambda b: b["mappings"]["_meta"]["hybrid"]["search_fields"].update(price=1), "search field"),
+    (lambda b: b["mappings"]["properties"].pop("id"), "'id' keyword"),
+])
+def test_bad_mappings_are_refused(change, message: str) -> None:
+    body = copy.deepcopy(BODY)
+    change(body)
+    with pytest.raises(SchemaError, match=message):
+        IndexSchema.from_dict(body)
+
+
+def test_load_errors(tmp_path) -> None:
+    with pytest.raises(SchemaError, match="not found"):
+        IndexSchema.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        IndexSchema.load(tmp_path / "bad.json")
