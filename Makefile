@@ -32,8 +32,10 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
+	$(PY) -m pip install -q torch==2.13.0  # the CPU wheel on disk, before anything pulls a CUDA build
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/engine.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/knn_recall_real.py
 
 clean:
 	rm -rf $(VENV) var
