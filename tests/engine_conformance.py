@@ -77,6 +77,18 @@ class EngineConformance:
         assert doc["title"] == "Adidas blue cotton shirt model 1"
         assert "vectors" not in doc
         assert loaded.get("missing") is None
+        many = loaded.get_many(["p002", "missing", "p003"])
+        assert set(many) == {"p002", "p003"} and many["p003"]["brand"] == "Nike"
+
+    def test_ids_only_results_equal_full_results(self, loaded: Any) -> None:
+        full = loaded.lexical_search("black shoes", size=20)
+        bare = loaded.lexical_search("black shoes", size=20, source=False)
+        assert [(h.id, h.score) for h in bare.hits] == [(h.id, h.score) for h in full.hits]
+        assert all(h.source is None for h in bare.hits) and bare.total == full.total
+        for flt in (None, {"term": {"brand": "Nike"}}):
+            full = loaded.knn_search("text_vector", _vec(42), k=7, filter=flt)
+            bare = loaded.knn_search("text_vector", _vec(42), k=7, filter=flt, source=False)
+            assert [(h.id, h.score) for h in bare.hits] == [(h.id, h.score) for h in full.hits]
 
     def test_add_replaces_by_id_and_last_copy_in_a_batch_wins(self, loaded: Any) -> None:
         loaded.add([{"id": "p001", "title": "first"}, {"id": "p001", "title": "second"}])

@@ -59,18 +59,22 @@ class Engine(Protocol):
 
     def get(self, doc_id: str) -> dict[str, Any] | None: ...
 
+    def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents of those ids that exist, by id."""
+
     def count(self, filter: Mapping[str, Any] | None = None) -> int: ...
 
     def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
                        filter: Mapping[str, Any] | None = None,
                        facets: Mapping[str, Any] | None = None,
-                       size: int = 10, offset: int = 0) -> SearchResult:
+                       size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
         """BM25 over text fields with boosts (most_fields: per-field scores summed).
         Empty text matches every document with score 0. Facets count the whole
-        filtered match set."""
+        filtered match set. With source=False hits carry ids and scores only."""
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
-                   filter: Mapping[str, Any] | None = None) -> SearchResult:
+                   filter: Mapping[str, Any] | None = None, source: bool = True
+                   ) -> SearchResult:
         """The k nearest documents by one vector field, among those passing the filter."""
 
     def refresh(self) -> None:

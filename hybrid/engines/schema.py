@@ -36,6 +36,8 @@ class Field:
     integer: bool = False
     dimension: int = 0
     space: str = ""
+    hnsw_m: int = 16  # method.parameters.m
+    hnsw_ef_construction: int = 100  # method.parameters.ef_construction
     copy_to: tuple[str, ...] = ()
 
 
@@ -214,7 +216,10 @@ def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
         if space not in _SPACES:
             raise SchemaError(f"vector field {path!r}: space_type {space!r} is not one of "
                               f"{', '.join(sorted(_SPACES))}")
-        return Field(path, VECTOR, source, dimension=dim, space=space)
+        params = spec.get("method", {}).get("parameters", {})
+        return Field(path, VECTOR, source, dimension=dim, space=space,
+                     hnsw_m=int(params.get("m", 16)),
+                     hnsw_ef_construction=int(params.get("ef_construction", 100)))
     raise SchemaError(f"field {path!r} has unsupported type {kind!r}")
 
 

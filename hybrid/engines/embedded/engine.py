@@ -63,7 +63,7 @@ class EmbeddedEngine:
         live = [(d, v) for d, v in accepted if d]
         if live:
             self.lexical.write([d for d, _ in live])
-            rows = [(f, doc_key(str(d["id"])), v) for d, vs in live for f, v in vs]
+            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v) for d, vs in live for f, v in vs]
             if rows:
                 self.vectors.write(rows)
         return results
@@ -87,7 +87,7 @@ class EmbeddedEngine:
         self.lexical.write([merged])
         if fields.get("vectors"):
             for name, vec in self._vectors_of(fields["vectors"]):
-                self.vectors.write([(name, doc_key(doc_id), vec)])
+                self.vectors.write([(name, doc_key(doc_id), doc_id, vec)])
 
     def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray]
                     ) -> list[ItemResult]:
@@ -95,7 +95,7 @@ class EmbeddedEngine:
             raise QueryError(f"unknown vector field {field!r}; the mapping has "
                              f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
         ids = list(vectors)
-        existing = self.lexical.sources_by_key([doc_key(i) for i in ids])
+        existing = self.lexical.keys_among([doc_key(i) for i in ids])
         results, rows = [], []
         for doc_id in ids:
             key = doc_key(doc_id)
@@ -103,7 +103,7 @@ class EmbeddedEngine:
                 results.append(ItemResult(doc_id, False, "no such document"))
                 continue
             try:
-                rows.append((field, key, self.vectors.prepare(field, vectors[doc_id])))
+                rows.append((field, key, doc_id, self.vectors.prepare(field, vectors[doc_id])))
                 results.append(ItemResult(doc_id, True))
             except ValueError as e:
                 results.append(ItemResult(doc_id, False, str(e)))
@@ -114,15 +114,19 @@ class EmbeddedEngine:
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(ids))
         keys = [doc_key(i) for i in ids]
-        existing = self.lexical.sources_by_key(keys)
-        self.lexical.write([], deletes=ids)
-        if keys and self.vectors.fields:
+        existing = self.lexical.keys_among(keys)
+        if keys and self.vectors.fields:  # vectors first: a crash between leaves no orphans
             self.vectors.delete_keys(keys)
+        self.lexical.write([], deletes=ids)
         return len(existing)
 
     # -- reading --------------------------------------------------------------------
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.lexical.get(doc_id)
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found = self.lexical.sources_by_key([doc_key(i) for i in ids])
+        return {str(src["id"]): src for src in found.values()}
 
     def count(self, filter: Mapping[str, Any] | None = None) -> int:
         return self.lexical.count(self.lexical.filter_query(filters.normalize(filter, self.schema)))
@@ -137,7 +141,7 @@ class EmbeddedEngine:
     def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
                        filter: Mapping[str, Any] | None = None,
                        facets: Mapping[str, Any] | None = None,
-                       size: int = 10, offset: int = 0) -> SearchResult:
+                       size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
         _check_window(size, offset)
         flt = filters.normalize(filter, self.schema)
         aggs = filters.normalize_facets(facets, self.schema)
@@ -150,11 +154,11 @@ class EmbeddedEngine:
                                                  (tantivy.Occur.Must, fq)])
         else:
             query = fq
-        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs)
-        return SearchResult([Hit(str(src["id"]), s, src) for s, src in hits], total, facet_counts)
+        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source)
+        return SearchResult([Hit(i, s, src) for s, i, src in hits], total, facet_counts)
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
-                   filter: Mapping[str, Any] | None = None) -> SearchResult:
+                   filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
         if field not in self.vectors.fields:
             raise QueryError(f"unknown vector field {field!r}; the mapping has "
                              f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
@@ -166,25 +170,31 @@ class EmbeddedEngine:
         flt = filters.normalize(filter, self.schema)
         fv = self.vectors.fields[field]
         fv.refresh(self.vectors.head())
-        fq = None if flt is None else self.lexical.filter_query(flt)
-        passing = self.lexical.count(fq) if fq is not None else None
-        if fq is not None and passing is not None and passing <= max(EXACT_FILTER_LIMIT, k):
-            keys, sims = fv.exact(q, k, self.lexical.keys(fq, passing))
-            found = self.lexical.sources_by_key(keys)
+        if flt is None:
+            keys, sims = fv.approximate(q, k)
         else:
-            want, found = k, {}
-            total = max(fv.count(), 1)
-            if passing is not None:
-                want = min(total, math.ceil(k * total / max(passing, 1) * 2))
-            while True:
-                keys, sims = fv.approximate(q, want)
-                found = self.lexical.sources_by_key(keys, fq)
-                if len(found) >= k or want >= total:
-                    break
-                want = min(total, want * 4)
-        hits = [Hit(src["id"], float(s), src) for key, s in
-                zip(keys.tolist(), score(sims, fv.field.space).tolist(), strict=True)
-                if (src := found.get(key)) is not None][:k]
+            fq = self.lexical.filter_query(flt)
+            passing = self.lexical.count(fq)
+            if passing <= max(EXACT_FILTER_LIMIT, k):
+                keys, sims = fv.exact(q, k, self.lexical.keys(fq, passing))
+            else:  # broad filter: over-fetch from HNSW, keep the candidates that pass
+                total = max(fv.count(), 1)
+                want = min(total, math.ceil(k * total / passing * 2))
+                while True:
+                    keys, sims = fv.approximate(q, want)
+                    ok = self.lexical.keys_among(keys, fq)
+                    if len(ok) >= k or want >= total:
+                        break
+                    want = min(total, want * 4)
+                mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
+                keys, sims = keys[mask][:k], sims[mask][:k]
+        scores = score(sims, fv.field.space).tolist()
+        if not source:
+            return SearchResult([Hit(i, float(s)) for i, s in
+                                 zip(fv.ids(keys), scores, strict=True)], len(keys))
+        found = self.lexical.sources_by_key(keys)  # drops vectors of deleted documents
+        hits = [Hit(src["id"], float(s), src) for key, s in zip(keys.tolist(), scores, strict=True)
+                if (src := found.get(key)) is not None]
         return SearchResult(hits, len(hits))
 
     # -- upkeep ---------------------------------------------------------------------

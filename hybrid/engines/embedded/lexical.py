@@ -106,11 +106,16 @@ class LexicalIndex:
         return _filter_query(flt, self.schema, self.tschema)
 
     def search(self, query: tantivy.Query, limit: int, offset: int = 0,
-               aggs: Mapping[str, Any] | None = None
-               ) -> tuple[list[tuple[float, dict[str, Any]]], int, dict[str, Any]]:
+               aggs: Mapping[str, Any] | None = None, source: bool = True
+               ) -> tuple[list[tuple[float, str, dict[str, Any] | None]], int, dict[str, Any]]:
+        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets."""
         s = self.searcher()
         res = s.search(query, max(limit, 1), count=True, offset=offset)  # tantivy: limit >= 1
-        hits = [(score / (K1 + 1), _source(s, addr)) for score, addr in res.hits[:limit]]
+        hits = []
+        for score, addr in res.hits[:limit]:
+            doc = s.doc(addr)
+            src = json.loads(bytes(doc[SOURCE][0])) if source else None
+            hits.append((score / (K1 + 1), str(doc[ID][0]), src))
         facets = {}
         if aggs:
             facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
@@ -126,18 +131,29 @@ class LexicalIndex:
         res = s.search(query, max(limit, 1), count=False)
         return np.asarray(s.fast_field_values(KEY, [a for _, a in res.hits]), dtype=np.int64)
 
+    def _among(self, s: tantivy.Searcher, keys: Sequence[int] | np.ndarray,
+               flt: tantivy.Query | None) -> tuple[list[Any], list[Any]]:
+        q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
+        if flt is not None:
+            q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, flt)])
+        addrs = [a for _, a in s.search(q, len(keys), count=False).hits]
+        return s.fast_field_values(KEY, addrs), addrs
+
+    def keys_among(self, keys: Sequence[int] | np.ndarray, flt: tantivy.Query | None = None
+                   ) -> set[int]:
+        """Those of `keys` whose documents exist and pass `flt` (no document is loaded)."""
+        if not len(keys):
+            return set()
+        found, _ = self._among(self.searcher(), keys, flt)
+        return {int(k) for k in found if k is not None}
+
     def sources_by_key(self, keys: Sequence[int] | np.ndarray, flt: tantivy.Query | None = None
                        ) -> dict[int, dict[str, Any]]:
         """The stored documents among `keys` (those that exist and pass `flt`)."""
         if not len(keys):
             return {}
         s = self.searcher()
-        q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
-        if flt is not None:
-            q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, flt)])
-        res = s.search(q, len(keys), count=False)
-        addrs = [a for _, a in res.hits]
-        found = s.fast_field_values(KEY, addrs)
+        found, addrs = self._among(s, keys, flt)
         return {int(k): _source(s, a) for k, a in zip(found, addrs, strict=True) if k is not None}
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
@@ -230,7 +246,7 @@ def _source(s: tantivy.Searcher, addr: tantivy.DocAddress) -> dict[str, Any]:
 
 def _tantivy_schema(schema: IndexSchema) -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_text_field(ID, stored=False, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field(ID, stored=True, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_unsigned_field(KEY, stored=False, indexed=True, fast=True)
     sb.add_bytes_field(SOURCE, stored=True, indexed=False)
     for f in schema.fields.values():

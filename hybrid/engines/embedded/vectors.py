@@ -3,10 +3,11 @@
 Every vector is a row in SQLite (WAL), which any process may write and which survives
 `kill -9`. Each row carries the sequence number of the transaction that wrote it. For
 search, a field's rows up to some sequence are folded into a snapshot on disk (an HNSW
-graph from usearch and the raw matrix, memory-mapped and shared between processes);
-rows written after it, the delta, are searched exactly in memory and shadow the
-snapshot. A writer folds the delta into a new snapshot once it grows past a threshold,
-and `commit()` folds whatever is pending. Deleted vectors are rows with a NULL vector.
+graph from usearch, the raw matrix and the ids, memory-mapped and shared between
+processes); rows written after it, the delta, are searched exactly in memory and shadow
+the snapshot. A writer folds the delta into a new snapshot once it grows past a
+threshold, and `commit()` folds whatever is pending. A fold only reads and inserts the
+delta's rows. Deleted vectors are rows with a NULL vector.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ FOLD_THRESHOLD = 10_000
 EF_SEARCH = 100  # OpenSearch's default ef_search
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
-    field TEXT NOT NULL, key INTEGER NOT NULL, vec BLOB, seq INTEGER NOT NULL,
-    PRIMARY KEY (field, key)) WITHOUT ROWID;
+    field TEXT NOT NULL, key INTEGER NOT NULL, id TEXT NOT NULL, vec BLOB, seq INTEGER NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS vectors_by_key ON vectors (field, key);
 CREATE INDEX IF NOT EXISTS vectors_by_seq ON vectors (field, seq);
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO counter VALUES (0, 0);
 """
+Row = tuple[str, int, str, "np.ndarray | None"]  # field, key, id, vector (None: delete)
 
 
 def score(sim: np.ndarray, space: str) -> np.ndarray:
@@ -49,14 +51,16 @@ def score(sim: np.ndarray, space: str) -> np.ndarray:
 @dataclass
 class _Snapshot:
     seq: int
-    keys: np.ndarray  # sorted
-    matrix: np.ndarray  # rows aligned with keys
+    keys: np.ndarray  # sorted int64
+    ids: np.ndarray  # unicode, aligned with keys
+    matrix: np.ndarray  # float32 rows aligned with keys
     hnsw: Index | None = None
     stamp: int = -1
 
     @classmethod
     def empty(cls, dim: int) -> _Snapshot:
-        return cls(0, np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32))
+        return cls(0, np.zeros(0, dtype=np.int64), np.zeros(0, dtype="U1"),
+                   np.zeros((0, dim), dtype=np.float32))
 
 
 class FieldVectors:
@@ -68,10 +72,11 @@ class FieldVectors:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.manifest = self.dir / "snapshot.json"
         self.snap = _Snapshot.empty(self.dim)
-        self.delta: dict[int, np.ndarray | None] = {}
+        self.delta: dict[int, tuple[str, np.ndarray | None]] = {}
         self.delta_seq = 0
         self._delta_keys = np.zeros(0, dtype=np.int64)
         self._delta_matrix = np.zeros((0, self.dim), dtype=np.float32)
+        self._shadowed = np.zeros(0, dtype=np.int64)
 
     # -- keeping up with writers -----------------------------------------------------
     def refresh(self, head: int) -> None:
@@ -84,16 +89,18 @@ class FieldVectors:
             self.snap = self._load_snapshot(stamp)
             self.delta, self.delta_seq = {}, self.snap.seq
         if head > self.delta_seq:
-            for key, vec, seq in self.store.rows_after(self.field.path, self.delta_seq):
-                self.delta[key] = None if vec is None else np.frombuffer(vec, dtype=np.float32)
+            for key, doc_id, vec, seq in self.store.rows_after(self.field.path, self.delta_seq):
+                self.delta[key] = (doc_id, None if vec is None
+                                   else np.frombuffer(vec, dtype=np.float32))
                 self.delta_seq = max(self.delta_seq, seq)
             self.delta_seq = max(self.delta_seq, head)
             changed = True
         if changed:
-            live = [(k, v) for k, v in self.delta.items() if v is not None]
+            live = [(k, v) for k, (_, v) in self.delta.items() if v is not None]
             self._delta_keys = np.array([k for k, _ in live], dtype=np.int64)
             self._delta_matrix = (np.stack([v for _, v in live]) if live
                                   else np.zeros((0, self.dim), dtype=np.float32))
+            self._shadowed = np.fromiter(self.delta, dtype=np.int64, count=len(self.delta))
 
     def _load_snapshot(self, stamp: int) -> _Snapshot:
         if stamp < 0:
@@ -101,66 +108,78 @@ class FieldVectors:
         meta = json.loads(self.manifest.read_text())
         base = self.dir / meta["name"]
         keys = np.load(f"{base}.keys.npy")
+        ids = np.load(f"{base}.ids.npy")
         matrix = np.load(f"{base}.matrix.npy", mmap_mode="r")
         hnsw = Index.restore(f"{base}.usearch", view=True) if len(keys) else None
         if hnsw is not None:
             hnsw.expansion_search = EF_SEARCH  # type: ignore[misc]  # not kept by save
-        return _Snapshot(int(meta["seq"]), keys, matrix, hnsw, stamp)
+        return _Snapshot(int(meta["seq"]), keys, ids, matrix, hnsw, stamp)
 
     # -- searching --------------------------------------------------------------------
     def count(self) -> int:
-        shadowed = np.isin(np.fromiter(self.delta, dtype=np.int64, count=len(self.delta)),
-                           self.snap.keys).sum() if self.delta else 0
+        shadowed = np.isin(self._shadowed, self.snap.keys).sum() if len(self._shadowed) else 0
         return int(len(self.snap.keys) - shadowed + len(self._delta_keys))
+
+    def ids(self, keys: np.ndarray) -> list[str]:
+        """Document ids of keys that this field holds (snapshot or delta)."""
+        pos = np.minimum(np.searchsorted(self.snap.keys, keys), max(len(self.snap.keys) - 1, 0))
+        out = []
+        for key, p in zip(keys.tolist(), pos.tolist(), strict=True):
+            if key in self.delta:
+                out.append(self.delta[key][0])
+            else:
+                out.append(str(self.snap.ids[p]))
+        return out
 
     def exact(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k over all vectors, or over the keys in `allowed`."""
-        snap_rows = np.arange(len(self.snap.keys))
+        rows = np.arange(len(self.snap.keys))
         if allowed is not None:
             allowed = np.unique(allowed)
             pos = np.searchsorted(self.snap.keys, allowed)
             inside = pos < len(self.snap.keys)
-            pos = pos[inside]
-            snap_rows = pos[self.snap.keys[pos] == allowed[inside]]
-        keys = self.snap.keys[snap_rows]
-        if self.delta:
-            keep = ~np.isin(keys, np.fromiter(self.delta, dtype=np.int64, count=len(self.delta)))
-            snap_rows, keys = snap_rows[keep], keys[keep]
-        sims = np.asarray(self.snap.matrix[snap_rows] @ q) if len(snap_rows) else np.zeros(0)
+            rows = pos[inside][self.snap.keys[pos[inside]] == allowed[inside]]
+        keys = self.snap.keys[rows]
+        if len(self._shadowed):
+            keep = ~np.isin(keys, self._shadowed)
+            rows, keys = rows[keep], keys[keep]
+        sims = np.asarray(self.snap.matrix[rows] @ q) if len(rows) else np.zeros(0, np.float32)
         dkeys, dmat = self._delta_keys, self._delta_matrix
         if allowed is not None and len(dkeys):
             mask = np.isin(dkeys, allowed)
             dkeys, dmat = dkeys[mask], dmat[mask]
         keys = np.concatenate([keys, dkeys])
-        sims = np.concatenate([sims, dmat @ q if len(dkeys) else np.zeros(0)])
-        return self._top(keys, sims, k)
+        sims = np.concatenate([sims, dmat @ q if len(dkeys) else np.zeros(0, np.float32)])
+        return _top(keys, sims, k)
 
     def approximate(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """HNSW over the snapshot (shadowed keys dropped) merged with the exact delta."""
+        """HNSW over the snapshot (shadowed keys dropped) merged with the exact delta.
+        Asking for a large share of a small snapshot is answered exactly."""
+        if (k + len(self._shadowed)) * 4 >= len(self.snap.keys):
+            return self.exact(q, k)
         keys = np.zeros(0, dtype=np.int64)
         sims = np.zeros(0, dtype=np.float32)
         if self.snap.hnsw is not None:
-            want = min(k + len(self.delta), len(self.snap.keys))
+            want = min(k + len(self._shadowed), len(self.snap.keys))
             m = self.snap.hnsw.search(q, want, threads=1)
             keys = np.asarray(m.keys, dtype=np.int64)
             sims = 1.0 - np.asarray(m.distances, dtype=np.float32)  # cos and ip distances
-            if self.delta:
-                keep = ~np.isin(keys, np.fromiter(self.delta, dtype=np.int64,
-                                                  count=len(self.delta)))
+            if len(self._shadowed):
+                keep = ~np.isin(keys, self._shadowed)
                 keys, sims = keys[keep], sims[keep]
         if len(self._delta_keys):
             keys = np.concatenate([keys, self._delta_keys])
             sims = np.concatenate([sims, self._delta_matrix @ q])
-        return self._top(keys, sims, k)
+        return _top(keys, sims, k)
 
-    @staticmethod
-    def _top(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(keys) > k:
-            part = np.argpartition(-sims, k)[:k]
-            keys, sims = keys[part], sims[part]
-        order = np.lexsort((keys, -sims))
-        return keys[order], sims[order]
+
+def _top(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(keys) > k:
+        part = np.argpartition(-sims, k)[:k]
+        keys, sims = keys[part], sims[part]
+    order = np.lexsort((keys, -sims))
+    return keys[order], sims[order]
 
 
 class VectorStore:
@@ -181,7 +200,6 @@ class VectorStore:
         except sqlite3.Error as e:
             raise EngineError(f"cannot open the vector store at {path}: {e}") from e
         self.fields = {name: FieldVectors(self, f) for name, f in fields.items()}
-        self._head = -1
 
     def head(self) -> int:
         with self._lock:
@@ -192,15 +210,22 @@ class VectorStore:
         for fv in self.fields.values():
             fv.refresh(head)
 
-    def rows_after(self, field: str, seq: int) -> list[tuple[int, bytes | None, int]]:
+    def rows_after(self, field: str, seq: int, upto: int | None = None
+                   ) -> list[tuple[int, str, bytes | None, int]]:
+        sql = "SELECT key, id, vec, seq FROM vectors WHERE field = ? AND seq > ?"
+        params: tuple[object, ...] = (field, seq)
+        if upto is not None:
+            sql, params = sql + " AND seq <= ?", (*params, upto)
         with self._lock:
-            return self.db.execute("SELECT key, vec, seq FROM vectors WHERE field = ? AND seq > ?",
-                                   (field, seq)).fetchall()
+            return self.db.execute(sql, params).fetchall()
 
     def prepare(self, field: str, vec: Sequence[float] | np.ndarray) -> np.ndarray:
         """A float32 vector of the field's dimension, unit length on cosine fields."""
         fv = self.fields[field]
-        v = np.asarray(vec, dtype=np.float32).reshape(-1)
+        try:
+            v = np.asarray(vec, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{field} must be a list of numbers") from e
         if v.shape[0] != fv.dim:
             raise ValueError(f"{field} needs {fv.dim} dimensions, got {v.shape[0]}")
         if not np.all(np.isfinite(v)):
@@ -212,28 +237,30 @@ class VectorStore:
             v = v / n
         return v
 
-    def write(self, items: Iterable[tuple[str, int, np.ndarray | None]]) -> int:
-        """(field, key, vector or None to delete) rows in one transaction; returns its seq."""
-        items = list(items)
+    def write(self, rows: Iterable[Row]) -> int:
+        """Rows in one transaction; returns its sequence number."""
+        rows = list(rows)
         with self._lock:
             cur = self.db.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 seq = cur.execute("UPDATE counter SET seq = seq + 1 RETURNING seq").fetchone()[0]
                 cur.executemany(
-                    "INSERT OR REPLACE INTO vectors (field, key, vec, seq) VALUES (?, ?, ?, ?)",
-                    [(f, k, None if v is None else v.tobytes(), seq) for f, k, v in items])
+                    "INSERT INTO vectors (field, key, id, vec, seq) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (field, key) DO UPDATE SET id = excluded.id, "
+                    "vec = excluded.vec, seq = excluded.seq",
+                    [(f, k, i, None if v is None else v.tobytes(), seq) for f, k, i, v in rows])
                 cur.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
                     cur.execute("ROLLBACK")
                 raise
-        for name in {f for f, _, _ in items}:
+        for name in {r[0] for r in rows}:
             self.fold(name)
         return int(seq)
 
     def delete_keys(self, keys: Sequence[int]) -> None:
-        self.write((name, int(k), None) for name in self.fields for k in keys)
+        self.write((name, int(k), "", None) for name in self.fields for k in keys)
 
     def pending(self, field: str) -> int:
         fv = self.fields[field]
@@ -251,59 +278,55 @@ class VectorStore:
         fv = self.fields[field]
         with file_lock(fv.dir / ".fold.lock"):
             fv.refresh(self.head())
-            old = fv.snap
-            with self._lock:
-                seq = int(self.db.execute("SELECT seq FROM counter").fetchone()[0])
-                rows = self.db.execute(
-                    "SELECT key, vec FROM vectors WHERE field = ? AND seq <= ? AND vec IS NOT NULL "
-                    "ORDER BY key", (field, seq)).fetchall()
-                changed = [k for (k,) in self.db.execute(
-                    "SELECT key FROM vectors WHERE field = ? AND seq > ? AND seq <= ?",
-                    (field, old.seq, seq))]
-            if seq <= old.seq:
+            old, seq = fv.snap, self.head()
+            rows = self.rows_after(field, old.seq, seq)
+            if not rows:
                 return False
-            keys = np.array([k for k, _ in rows], dtype=np.int64)
-            matrix = (np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32)
-                      .reshape(len(rows), fv.dim) if rows else np.zeros((0, fv.dim), np.float32))
+            changed = np.array([r[0] for r in rows], dtype=np.int64)
+            live = [r for r in rows if r[2] is not None]
+            keep = ~np.isin(old.keys, changed)
+            keys = np.concatenate([old.keys[keep], np.array([r[0] for r in live], np.int64)])
+            ids = np.concatenate([old.ids[keep].astype(str), np.array([r[1] for r in live], str)])
+            new_vecs = (np.frombuffer(b"".join(r[2] or b"" for r in live), dtype=np.float32)
+                        .reshape(len(live), fv.dim) if live else np.zeros((0, fv.dim), np.float32))
+            matrix = np.concatenate([np.asarray(old.matrix[keep]), new_vecs])
+            order = np.argsort(keys, kind="stable")
             name = f"snap-{seq:012d}"
             base = fv.dir / name
-            np.save(f"{base}.keys.npy", keys)
-            np.save(f"{base}.matrix.npy", matrix)
-            hnsw = self._graph(fv, old, keys, matrix, np.array(changed, dtype=np.int64))
+            np.save(f"{base}.keys.npy", keys[order])
+            np.save(f"{base}.ids.npy", ids[order])
+            np.save(f"{base}.matrix.npy", matrix[order])
+            gone = old.keys[~keep]
+            hnsw = self._graph(fv, old, gone, np.array([r[0] for r in live], np.int64), new_vecs)
             hnsw.save(f"{base}.usearch")
             tmp = fv.dir / "snapshot.json.tmp"
             tmp.write_text(json.dumps({"seq": seq, "name": name, "count": len(keys)}))
             os.replace(tmp, fv.manifest)
-            if old.stamp >= 0:
-                for suffix in (".keys.npy", ".matrix.npy", ".usearch"):
-                    for p in fv.dir.glob(f"snap-*{suffix}"):
-                        if not p.name.startswith(name):
-                            p.unlink(missing_ok=True)
+            for p in fv.dir.glob("snap-*"):
+                if not p.name.startswith(name + "."):
+                    p.unlink(missing_ok=True)
         fv.refresh(self.head())
         return True
 
-    def _graph(self, fv: FieldVectors, old: _Snapshot, keys: np.ndarray, matrix: np.ndarray,
-               changed: np.ndarray) -> Index:
-        """Extend the previous HNSW graph with the changed rows (or build a new one)."""
-        metric = "cos" if fv.field.space == "cosinesimil" else "ip"
-        if old.hnsw is not None and len(changed) < len(keys) // 2:
+    @staticmethod
+    def _graph(fv: FieldVectors, old: _Snapshot, gone: np.ndarray, add_keys: np.ndarray,
+               add_vecs: np.ndarray) -> Index:
+        """The previous HNSW graph with changed rows removed and new ones inserted."""
+        g: Index | None = None
+        if old.hnsw is not None:
             base = fv.dir / json.loads(fv.manifest.read_text())["name"]
             g = Index.restore(f"{base}.usearch", view=False)
             if g is None:
                 raise EngineError(f"cannot read the HNSW snapshot {base}.usearch")
-            if g is None:
-                raise EngineError(f"cannot read the HNSW snapshot {base}.usearch")
-            gone = changed[np.isin(changed, old.keys)]
             if len(gone):
                 g.remove(gone.astype(np.uint64))
-            add = np.isin(keys, changed)
-            if add.any():
-                g.add(keys[add].astype(np.uint64), matrix[add], threads=os.cpu_count() or 1)
-            return g
-        g = Index(ndim=fv.dim, metric=metric, dtype="f32", connectivity=16, expansion_add=128,
-                  expansion_search=EF_SEARCH, multi=False)
-        if len(keys):
-            g.add(keys.astype(np.uint64), matrix, threads=os.cpu_count() or 1)
+        if g is None:
+            g = Index(ndim=fv.dim, metric="cos" if fv.field.space == "cosinesimil" else "ip",
+                      dtype="f32", connectivity=fv.field.hnsw_m,
+                      expansion_add=fv.field.hnsw_ef_construction, expansion_search=EF_SEARCH,
+                      multi=False)
+        if len(add_keys):
+            g.add(add_keys.astype(np.uint64), add_vecs, threads=os.cpu_count() or 1)
         return g
 
     def stats(self) -> dict[str, dict[str, int]]:
