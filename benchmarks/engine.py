@@ -1,0 +1,354 @@
+#!/usr/bin/env python
+"""Benchmark of the embedded engine on a synthetic catalog, next to LanceDB's hybrid search.
+A fixed numpy seed makes ~50 words of text per product from a Zipf-Mandelbrot vocabulary (real
+e-commerce words at the frequent end), 200 brands, 50 categories, colour/size, a price, and two
+correlated 384-d vector fields of low intrinsic dimension (48-d Gaussian clusters, two random
+projections, noise, unit length). Prints a JSON object, then a table with the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM, LATENT, CENTRES, BATCH, WARMUP, K = 384, 48, 2000, 5000, 20, 10
+FIELDS = ("text_vector", "image_text_vector")
+WEIGHTS = (0.3, 0.35, 0.35)  # lexical, text_vector, image_text_vector
+EF = 100  # the engine's ef_search; LanceDB is given the same
+TARGETS = [("lexical p50 (ms)", "lexical.p50_ms", "<=", 2.0),
+           ("k-NN p50 (ms)", "knn.text_vector.p50_ms", "<=", 2.0),
+           ("hybrid round p50 (ms)", "hybrid.p50_ms", "<=", 8.0),
+           ("k-NN recall@10", "knn.text_vector.recall_at_10", ">=", 0.95)]
+CATEGORIES = """Shoes: Running Shoes, Sneakers, Boots, Sandals, Slippers
+Clothing: Shirts, Jeans, Dresses, Jackets, Sweaters
+Electronics: Headphones, Speakers, Chargers, Cameras, Smartwatches
+Home: Lamps, Cushions, Rugs, Curtains, Candles
+Kitchen: Knives, Pans, Mugs, Blenders, Kettles
+Sports: Yoga Mats, Dumbbells, Bicycles, Tents, Backpacks
+Beauty: Shampoo, Perfume, Lipstick, Moisturiser, Brushes
+Toys: Puzzles, Dolls, Board Games, Building Blocks, Plush Toys
+Garden: Planters, Hoses, Shovels, Seeds, Grills
+Office: Notebooks, Pens, Desk Chairs, Monitors, Keyboards"""
+LEAVES = [(top, leaf) for line in CATEGORIES.splitlines() for top, leaves in [line.split(": ")]
+          for leaf in leaves.split(", ")]
+COLOURS = "black white red blue green grey navy beige pink brown yellow orange purple silver gold"
+SIZES = "XS S M L XL XXL 36 38 40 42 44 one-size"
+WORDS = """
+waterproof lightweight premium organic cotton leather wireless bluetooth rechargeable stainless
+steel wooden handmade vintage classic modern slim fit breathable durable soft comfortable portable
+compact ergonomic adjustable foldable non-stick ceramic glass bamboo wool linen silk denim suede
+mesh rubber plastic aluminium recycled eco friendly outdoor indoor travel kids women men unisex
+summer winter spring autumn warm cool casual formal sport running hiking yoga office kitchen
+garden bathroom bedroom living room gift set pack pair large small medium mini extra long short
+wide narrow high low waist neck sleeve collar pocket zip button strap handle lid base stand holder
+cover case bag box bottle cup plate bowl jar light lamp bulb cable charger battery screen display
+sound bass noise cancelling smart digital electric manual automatic fast quick easy clean care
+wash dry machine washable scented unscented natural fragrance fresh floral citrus vanilla mint
+protein vitamin herbal gentle sensitive skin hair face body hand foot shoe boot sandal sneaker
+sole heel toe lace insole grip cushion memory foam support posture back seat chair desk table
+shelf drawer storage organiser hook mirror frame wall floor rug mat curtain blanket pillow sheet
+duvet towel robe sock glove scarf hat cap jacket coat vest shirt dress skirt trouser jean short
+hoodie sweater cardigan polo tee top bra legging stretch elastic thermal insulated padded quilted
+lined knit woven printed striped plaid checked floral solid pattern logo embroidered sequin beaded
+metallic matte glossy polished brushed textured smooth quiet powerful efficient energy saving
+timer sensor remote control app compatible universal replacement spare accessory kit tool bundle
+edition limited original genuine official certified tested safe bpa free vegan
+"""  # real words, the frequent end of the vocabulary
+
+
+def vocabulary(rng: np.random.Generator, size: int = 3000) -> list[str]:
+    """Real words first (the frequent end), then pronounceable filler words."""
+    cons, vow = list("bcdfghklmnprstvz"), list("aeiou")
+    words = list(dict.fromkeys(WORDS.split()))
+    seen = set(words)
+    while len(words) < size:
+        n = int(rng.integers(2, 4))
+        w = "".join(rng.choice(cons) + rng.choice(vow) for _ in range(n)) + rng.choice(cons)
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    return words
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def project(rng: np.random.Generator, latent: np.ndarray, proj: np.ndarray) -> np.ndarray:
+    x = latent @ proj
+    noise = 0.1 * np.linalg.norm(x, axis=1).mean() / np.sqrt(DIM)
+    return unit(x + rng.normal(0.0, noise, x.shape))
+
+
+def generate(n: int, nq: int, seed: int = 7) -> dict:
+    rng = np.random.default_rng(seed)
+    vocab = np.array(vocabulary(rng))
+    p = 1.0 / (np.arange(len(vocab)) + 10.0)  # Zipf-Mandelbrot
+    p /= p.sum()
+    brands = [f"{w.capitalize()}{s}" for w, s in zip(vocabulary(rng, 3200)[-200:], rng.choice(
+        ["", " Co", " Labs", " & Sons", "ware"], 200), strict=True)]
+    centres = rng.normal(0.0, 1.0, (CENTRES, LATENT)) + rng.normal(0.0, 0.5, LATENT)
+    centre_cat = rng.integers(len(LEAVES), size=CENTRES)
+    centre = rng.integers(CENTRES, size=n)
+    latent = centres[centre] + rng.normal(0.0, 0.6, (n, LATENT))
+    cats = np.where(rng.random(n) < 0.8, centre_cat[centre], rng.integers(len(LEAVES), size=n))
+    projs = [rng.normal(0.0, 1.0 / np.sqrt(LATENT), (LATENT, DIM)) for _ in FIELDS]
+    latent2 = latent + rng.normal(0.0, 0.3, latent.shape)  # the second field: same item, other view
+    vecs = {FIELDS[0]: project(rng, latent, projs[0]), FIELDS[1]: project(rng, latent2, projs[1])}
+    words = vocab[rng.choice(len(vocab), size=(n, 46), p=p)]
+    qdoc = rng.choice(n, size=nq, replace=False)
+    qlat = latent[qdoc] + rng.normal(0.0, 0.35, (nq, LATENT))
+    qvecs = {f: project(rng, qlat, pr) for f, pr in zip(FIELDS, projs, strict=True)}
+    # 2-3 words of the product's title, so frequent words are likelier
+    qtext = [" ".join(words[i, np.sort(rng.choice(6, int(rng.integers(2, 4)), replace=False))])
+             for i in qdoc]
+    return {"n": n, "words": words, "cats": cats, "brands": brands, "qtext": qtext,
+            "qvecs": qvecs, "vecs": vecs, "brand": rng.integers(len(brands), size=n),
+            "colour": rng.integers(15, size=n), "size": rng.integers(12, size=n),
+            "price": np.round(np.exp(rng.normal(3.5, 0.9, n)), 2)}
+
+
+def product(d: dict, i: int) -> dict:
+    (top, leaf), w = LEAVES[d["cats"][i]], d["words"][i]
+    return {"id": f"p{i:07d}", "title": f"{' '.join(w[:6])} {leaf.lower()}",
+            "description": " ".join(w[6:]), "brand": d["brands"][d["brand"][i]],
+            "category": [top, leaf],
+            "attributes": {"colour": COLOURS.split()[d["colour"][i]],
+                           "size": SIZES.split()[d["size"][i]]},
+            "price": float(d["price"][i]), "vectors": {f: d["vecs"][f][i] for f in FIELDS}}
+
+
+def timed(fn, items: list) -> tuple[list, dict]:
+    for it in items[:WARMUP]:
+        fn(it)
+    out, lat = [], []
+    for it in items:
+        t = time.perf_counter()
+        out.append(fn(it))
+        lat.append((time.perf_counter() - t) * 1000)
+    return out, {"p50_ms": round(float(np.percentile(lat, 50)), 3),
+                 "p99_ms": round(float(np.percentile(lat, 99)), 3),
+                 "mean_ms": round(float(np.mean(lat)), 3)}
+
+
+def exact_top(mat: np.ndarray, queries: np.ndarray, mask: np.ndarray | None, k: int = K):
+    sims = mat @ queries.T
+    if mask is not None:
+        sims[~mask] = -np.inf
+    return [set(np.argpartition(-sims[:, j], k)[:k].tolist()) for j in range(len(queries))]
+
+
+def recall(found: list[list[int]], truth: list[set]) -> float:
+    pairs = zip(found, truth, strict=True)
+    return round(float(np.mean([len(set(f) & t) / len(t) for f, t in pairs])), 4)
+
+
+def fuse(lists: list, weights=WEIGHTS, size: int = K) -> list[tuple[str, float]]:
+    """Min-max normalise each hit list, then a weighted sum (absent counts 0)."""
+    acc: dict[str, float] = {}
+    for hits, w in zip(lists, weights, strict=True):
+        s = np.array([h.score for h in hits] or [0.0])
+        lo, hi = s.min(), s.max()
+        norm = (s - lo) / (hi - lo) if hi > lo else np.ones_like(s)
+        for h, x in zip(hits, norm.tolist(), strict=True):
+            acc[h.id] = acc.get(h.id, 0.0) + w * x
+    return sorted(acc.items(), key=lambda kv: -kv[1])[:size]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return -1.0
+
+
+def disk_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def bench_engine(d: dict, path: Path) -> dict:
+    from hybrid.engines.embedded import EmbeddedEngine
+    n, res, rss0, t0 = d["n"], {}, rss_mb(), time.perf_counter()
+    e = EmbeddedEngine(path)
+    for lo in range(0, n, BATCH):
+        bad = [r for r in e.add([product(d, i) for i in range(lo, min(n, lo + BATCH))]) if not r.ok]
+        if bad:
+            raise RuntimeError(f"add refused {len(bad)} documents, e.g. {bad[0]}")
+    e.commit()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    res["build"] = {"seconds": round(time.perf_counter() - t0, 2), "rss_before_mb": rss0,
+                    "rss_after_mb": rss_mb(), "peak_rss_mb": round(peak, 1),
+                    "disk_mb": round(e.stats()["disk_bytes"] / 2**20, 1),
+                    "documents": e.count(None)}
+    out, res["lexical"] = timed(lambda q: e.lexical_search(q, size=K), d["qtext"])
+    res["lexical"]["mean_total_hits"] = int(np.mean([r.total for r in out]))
+    # filters: a ~2% category and a ~25% price band (bounds from the data's quantiles)
+    leaf_share = np.bincount(d["cats"], minlength=len(LEAVES)) / n
+    leaf = int(np.argmin(np.abs(leaf_share - 0.02)))
+    lo, hi = (float(np.round(np.quantile(d["price"], q), 2)) for q in (0.55, 0.80))
+    flts = {"category": ({"term": {"category": LEAVES[leaf][1]}}, d["cats"] == leaf),
+            "price": ({"range": {"price": {"gte": lo, "lt": hi}}},
+                      (d["price"] >= lo) & (d["price"] < hi))}
+    res["knn"] = {}
+    for field, fname, (flt, mask) in [(f, None, (None, None)) for f in FIELDS] + [
+            (FIELDS[0], name, spec) for name, spec in flts.items()]:
+        qs = list(d["qvecs"][field])
+        out, stats = timed(lambda v, f=field, fl=flt: e.knn_search(f, v, k=K, filter=fl), qs)
+        stats["recall_at_10"] = recall([[int(h.id[1:]) for h in r.hits] for r in out],
+                                       exact_top(d["vecs"][field], d["qvecs"][field], mask))
+        if flt is not None:
+            stats["filter"], stats["selectivity"] = flt, round(float(mask.mean()), 4)
+        res["knn"][field if fname is None else f"{field}+{fname}_filter"] = stats
+
+    def round_(j: int):  # 3 sub-queries (ids and scores), fused, then the page's documents
+        top = fuse([e.lexical_search(d["qtext"][j], size=100, source=False).hits,
+                    e.knn_search(FIELDS[0], d["qvecs"][FIELDS[0]][j], k=100, source=False).hits,
+                    e.knn_search(FIELDS[1], d["qvecs"][FIELDS[1]][j], k=100, source=False).hits])
+        docs = e.get_many([i for i, _ in top])
+        return [(docs[i], s) for i, s in top if i in docs]
+    _, res["hybrid"] = timed(round_, list(range(len(d["qtext"]))))
+    res["hybrid"]["shape"] = ("lexical(100) + knn text_vector(100) + knn image_text_vector(100)"
+                              ", ids only; fused top 10 documents fetched")
+    res["hybrid"]["parts_p50_ms"] = {  # where the round's time goes
+        "lexical_size_100": timed(lambda q: e.lexical_search(q, size=100, source=False),
+                                  d["qtext"])[1]["p50_ms"],
+        "knn_k_100": timed(lambda v: e.knn_search(FIELDS[0], v, k=100, source=False),
+                           list(d["qvecs"][FIELDS[0]]))[1]["p50_ms"]}
+    e.close()
+    res["build"]["disk_mb_after_close"] = disk_mb(path)
+    return res
+
+
+def bench_lancedb(d: dict, path: Path) -> dict:
+    os.environ.setdefault("LANCEDB_LOG", "error")  # else a warning per FTS query on stderr
+    try:
+        import lancedb
+        import pyarrow as pa
+        from lancedb.index import FTS, HnswSq
+        from lancedb.rerankers import LinearCombinationReranker
+    except ImportError as err:
+        return {"skipped": f"lancedb not importable: {err}"}
+    n, res = d["n"], {"version": lancedb.__version__}
+    docs = [product(d, i) for i in range(n)]
+    cols = {k: pa.array([p[k] for p in docs]) for k in ("title", "description", "brand", "price")}
+    cols["id"] = pa.array(np.arange(n, dtype=np.int64))
+    cols["category"] = pa.array([" > ".join(p["category"]) for p in docs])
+    cols["text"] = pa.array([f"{p['title']} {p['description']} {p['brand']}" for p in docs])
+    for f in FIELDS:
+        cols[f] = pa.FixedSizeListArray.from_arrays(pa.array(d["vecs"][f].ravel()), DIM)
+    table, t0, docs = pa.table(cols), time.perf_counter(), None
+    db = lancedb.connect(str(path))
+    t = db.create_table("products", data=table, mode="overwrite")
+    t.create_index("text", config=FTS())
+    t.create_index(FIELDS[0], config=HnswSq(distance_type="cosine", m=16, ef_construction=100))
+    res["build"] = {"seconds": round(time.perf_counter() - t0, 2), "disk_mb": disk_mb(path),
+                    "vector_index": f"IVF_HNSW_SQ on {FIELDS[0]} (cosine, m 16, ef_construction "
+                                    "100, default partitions)", "fts_index": "native on text "
+                    "(title + description + brand), default tokenizer",
+                    "indices": [f"{i.name}: {i.index_type}" for i in t.list_indices()]}
+    show = ["id", "title", "description", "brand", "category", "price"]
+    qv = list(d["qvecs"][FIELDS[0]])
+    _, res["fts"] = timed(lambda q: t.search(q, query_type="fts", fts_columns="text")
+                          .select(show).limit(K).to_arrow(), d["qtext"])
+    out, res["vector"] = timed(lambda v: t.search(v, vector_column_name=FIELDS[0],
+                                                  query_type="vector").distance_type("cosine")
+                               .ef(EF).select(show).limit(K).to_arrow(), qv)
+    truth = exact_top(d["vecs"][FIELDS[0]], d["qvecs"][FIELDS[0]], None)
+    res["vector"]["recall_at_10"] = recall([r["id"].to_pylist() for r in out], truth)
+    rr = LinearCombinationReranker()
+    _, res["hybrid"] = timed(lambda j: t.search(query_type="hybrid", vector_column_name=FIELDS[0],
+                                                fts_columns="text")
+                             .vector(qv[j]).text(d["qtext"][j]).distance_type("cosine").ef(EF)
+                             .rerank(rr).select(show).limit(K).to_arrow(),
+                             list(range(len(qv))))
+    res["hybrid"]["shape"] = f"fts + vector {FIELDS[0]}, {rr}, limit {K}, ef {EF}"
+    return res
+
+
+def get(res: dict, dotted: str):
+    for part in dotted.split("."):
+        res = res.get(part, {}) if isinstance(res, dict) else {}
+    return res if res != {} else None
+
+
+def check_targets(res: dict) -> dict:
+    out = {}
+    for label, key, op, want in TARGETS:
+        got = get(res["engine"], key)
+        ok = got is not None and (got <= want if op == "<=" else got >= want)
+        out[f"{label} {op} {want}"] = {"value": got, "pass": ok}
+    return out
+
+
+def table(res: dict) -> str:
+    def lat(s: dict) -> str:
+        extra = f"  recall@10 {s['recall_at_10']}" if "recall_at_10" in s else ""
+        return f"p50 {s['p50_ms']} ms  p99 {s['p99_ms']} ms{extra}"
+    eng, lance = res["engine"], res["lancedb"]
+    b = eng["build"]
+    rows = [("build: docs / seconds / disk MB / peak RSS MB",
+             f"{b['documents']} / {b['seconds']} / {b['disk_mb']} / {b['peak_rss_mb']}"),
+            ("lexical", lat(eng["lexical"])), ("hybrid round", lat(eng["hybrid"])),
+            *[(f"knn {k}", lat(v)) for k, v in eng["knn"].items()]]
+    if "build" not in lance:
+        rows.append(("lancedb", lance.get("skipped") or lance.get("error")))
+    else:
+        rows += [("lancedb build: seconds / disk MB",
+                  f"{lance['build']['seconds']} / {lance['build']['disk_mb']}"),
+                 *[(f"lancedb {name}", lat(lance[name])) for name in ("fts", "vector", "hybrid")],
+                 ("lancedb hybrid p50 / ours", f"{res['ratio_lancedb_hybrid_over_ours']}x "
+                  "(ours fuses 3 sub-queries, theirs 2)")]
+    rows += [("", "")] + [(f"target {k}", f"{v['value']}  {'PASS' if v['pass'] else 'FAIL'}")
+                          for k, v in res["targets"].items()]
+    width = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for flag, kind, default in [("--docs", int, 100_000), ("--queries", int, 200),
+                                ("--out", Path, None), ("--work", Path, None)]:
+        ap.add_argument(flag, type=kind, default=default)
+    _ = [ap.add_argument(flag, action="store_true") for flag in ("--keep", "--skip-lancedb")]
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="hybrid-bench-"))
+    for sub in ("embedded", "lancedb"):
+        shutil.rmtree(work / sub, ignore_errors=True)
+    t0, d = time.perf_counter(), generate(args.docs, args.queries)
+    res = {"docs": args.docs, "queries": args.queries, "work": str(work),
+           "generate_seconds": round(time.perf_counter() - t0, 2)}
+    try:
+        res["engine"] = bench_engine(d, work / "embedded")
+        if args.skip_lancedb:
+            res["lancedb"] = {"skipped": "--skip-lancedb"}
+        else:
+            try:
+                res["lancedb"] = bench_lancedb(d, work / "lancedb")
+            except Exception as err:  # a LanceDB failure must not lose our numbers
+                res["lancedb"] = {"error": f"{type(err).__name__}: {err}"}
+        if "hybrid" in res["lancedb"]:
+            res["ratio_lancedb_hybrid_over_ours"] = round(
+                res["lancedb"]["hybrid"]["p50_ms"] / res["engine"]["hybrid"]["p50_ms"], 2)
+        res["targets"] = check_targets(res)
+    finally:
+        if not args.keep:
+            for sub in ("embedded", "lancedb"):
+                shutil.rmtree(work / sub, ignore_errors=True)
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+    text = json.dumps(res, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(f"{text}\n\n{table(res)}")
+
+
+if __name__ == "__main__":
+    main()
