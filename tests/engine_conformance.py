@@ -47,7 +47,7 @@ def corpus(n: int = 60) -> list[dict[str, Any]]:
         doc: dict[str, Any] = {
             "id": f"p{i:03d}",
             "title": f"{BRANDS[i % 3]} {colour.lower()} {words} model {i}",
-            "description": f"A {words} for everyday use" + (" with extra grip" if i % 5 == 0 else ""),
+            "description": f"A {words} for everyday use" + (" with extra grip" * (i % 5 == 0)),
             "brand": BRANDS[i % 3],
             "category": ["Fashion", kind],
             "attributes": {"colour": colour, "size": ["S", "M", "L"][i % 3]},
@@ -227,3 +227,18 @@ class EngineConformance:
             loaded.knn_search("title", _vec(1))
         with pytest.raises(QueryError):
             loaded.knn_search("text_vector", [0.0] * DIM)
+
+    def test_vector_provenance_makes_rewrites_idempotent(self, loaded: Any) -> None:
+        first = loaded.set_vectors("image_vector", {"p010": _vec(10), "p011": _vec(11)},
+                                   provenance={"p010": ("h10", "enc/1"), "p011": ("h11", "enc/1")})
+        assert [r.skipped for r in first] == [False, False]
+        again = loaded.set_vectors("image_vector", {"p010": _vec(10), "p011": _vec(12)},
+                                   provenance={"p010": ("h10", "enc/1"), "p011": ("h11", "enc/2")})
+        assert [(r.ok, r.skipped) for r in again] == [(True, True), (True, False)]
+        loaded.record_vector_errors("image_vector", {"p012": ("h12", "not an image")})
+        info = loaded.vector_info("image_vector", ["p010", "p011", "p012", "p013"])
+        assert info["p010"]["hash"] == "h10" and info["p011"]["model"] == "enc/2"
+        assert info["p012"]["error"] == "not an image" and "p013" not in info
+        loaded.set_vectors("image_vector", {"p012": _vec(12)}, provenance={"p012": ("h12", "e")})
+        assert loaded.vector_info("image_vector", ["p012"])["p012"]["error"] is None
+        assert set(loaded.vector_info("image_vector")) == {"p010", "p011", "p012"}

@@ -57,7 +57,7 @@ def lucene_bm25(query: list[str], docs: dict[str, list[str]]) -> dict[str, float
     return scores
 
 
-WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
 
 
 def test_scores_match_lucene_formula(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ class ItemResult:
     id: str | None
     ok: bool
     error: str | None = None
+    skipped: bool = False  # ok, but nothing to write (same content and model as stored)
 
 
 @runtime_checkable
@@ -50,9 +51,19 @@ class Engine(Protocol):
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Change some fields of a stored document (NotFoundError if absent)."""
 
-    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray]
+    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray], *,
+                    provenance: Mapping[str, tuple[str, str]] | None = None
                     ) -> list[ItemResult]:
-        """Write one vector field of existing documents, by id, leaving the rest."""
+        """Write one vector field of existing documents, by id, leaving the rest.
+        provenance: id -> (content hash, encoder version); an identical vector is skipped."""
+
+    def record_vector_errors(self, field: str, errors: Mapping[str, tuple[str | None, str]]
+                             ) -> None:
+        """id -> (content hash, reason) of inputs that could not be encoded."""
+
+    def vector_info(self, field: str, ids: Sequence[str] | None = None
+                    ) -> dict[str, dict[str, str | None]]:
+        """id -> {"hash", "model", "error"} for stored vectors and recorded errors."""
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id; returns how many existed."""

@@ -21,7 +21,7 @@ import tantivy
 from hybrid.engines import filters
 from hybrid.engines.base import Hit, ItemResult, SearchResult
 from hybrid.engines.embedded import analysis
-from hybrid.engines.embedded.lexical import LexicalIndex, doc_key
+from hybrid.engines.embedded.lexical import LexicalIndex, doc_key, file_lock
 from hybrid.engines.embedded.vectors import VectorStore, score
 from hybrid.engines.schema import IndexSchema
 from hybrid.errors import NotFoundError, QueryError, SchemaError
@@ -36,9 +36,10 @@ class EmbeddedEngine:
     def __init__(self, path: str | Path, mapping: str | Path | IndexSchema | None = None) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self.schema = _schema_for(self.path, mapping)
-        self.lexical = LexicalIndex(self.path / "lexical", self.schema)
-        self.vectors = VectorStore(self.path / "vectors", self.schema.vector_fields)
+        with file_lock(self.path / ".open.lock"):  # processes creating one index together
+            self.schema = _schema_for(self.path, mapping)
+            self.lexical = LexicalIndex(self.path / "lexical", self.schema)
+            self.vectors = VectorStore(self.path / "vectors", self.schema.vector_fields)
 
     # -- writing --------------------------------------------------------------------
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
@@ -63,7 +64,8 @@ class EmbeddedEngine:
         live = [(d, v) for d, v in accepted if d]
         if live:
             self.lexical.write([d for d, _ in live])
-            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v) for d, vs in live for f, v in vs]
+            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v, None, None)
+                    for d, vs in live for f, v in vs]
             if rows:
                 self.vectors.write(rows)
         return results
@@ -87,13 +89,16 @@ class EmbeddedEngine:
         self.lexical.write([merged])
         if fields.get("vectors"):
             for name, vec in self._vectors_of(fields["vectors"]):
-                self.vectors.write([(name, doc_key(doc_id), doc_id, vec)])
+                self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, None)])
 
-    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray]
+    def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray], *,
+                    provenance: Mapping[str, tuple[str, str]] | None = None
                     ) -> list[ItemResult]:
-        if field not in self.vectors.fields:
-            raise QueryError(f"unknown vector field {field!r}; the mapping has "
-                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
+        """Write one vector field. `provenance` gives, per id, the content hash and encoder
+        version of the vector; a vector already stored with the same provenance is not
+        written again (its result has skipped=True)."""
+        self._vector_field(field)
+        provenance = provenance or {}
         ids = list(vectors)
         existing = self.lexical.keys_among([doc_key(i) for i in ids])
         results, rows = [], []
@@ -103,13 +108,34 @@ class EmbeddedEngine:
                 results.append(ItemResult(doc_id, False, "no such document"))
                 continue
             try:
-                rows.append((field, key, doc_id, self.vectors.prepare(field, vectors[doc_id])))
+                h, model = provenance.get(doc_id, (None, None))
+                rows.append((field, key, doc_id, self.vectors.prepare(field, vectors[doc_id]),
+                             h, model))
                 results.append(ItemResult(doc_id, True))
             except ValueError as e:
                 results.append(ItemResult(doc_id, False, str(e)))
-        if rows:
-            self.vectors.write(rows)
+        written = self.vectors.write(rows, skip_unchanged=True) if rows else set()
+        for r in results:
+            r.skipped = r.ok and doc_key(str(r.id)) not in written
         return results
+
+    def record_vector_errors(self, field: str, errors: Mapping[str, tuple[str | None, str]]
+                             ) -> None:
+        """Remember why documents' inputs could not be encoded: id -> (hash, reason)."""
+        self._vector_field(field)
+        self.vectors.record_errors(field, [(doc_key(i), i, h, reason)
+                                           for i, (h, reason) in errors.items()])
+
+    def vector_info(self, field: str, ids: Sequence[str] | None = None
+                    ) -> dict[str, dict[str, str | None]]:
+        """Per id: hash and model of the stored vector, or the error that stopped it."""
+        self._vector_field(field)
+        return self.vectors.info(field, None if ids is None else [doc_key(i) for i in ids])
+
+    def _vector_field(self, field: str) -> None:
+        if field not in self.vectors.fields:
+            raise QueryError(f"unknown vector field {field!r}; the mapping has "
+                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(ids))
@@ -159,9 +185,7 @@ class EmbeddedEngine:
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
                    filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
-        if field not in self.vectors.fields:
-            raise QueryError(f"unknown vector field {field!r}; the mapping has "
-                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
+        self._vector_field(field)
         _check_window(k, 0)
         try:
             q = self.vectors.prepare(field, vector)

@@ -271,6 +271,8 @@ def _tantivy_schema(schema: IndexSchema) -> tantivy.Schema:
 def _path(path: str, schema: IndexSchema) -> str:
     """tantivy name of a filterable path: mapped fields mangled, dynamic members as
     JSON sub-paths ("attributes.colour")."""
+    if path == "id":
+        return ID
     return tname(path) if path in schema.fields else path
 
 
@@ -323,14 +325,23 @@ def _tantivy_aggs(aggs: Mapping[str, Any], schema: IndexSchema) -> dict[str, Any
     return out
 
 
+def _range_key(r: Mapping[str, float]) -> str:
+    lo, hi = r.get("from"), r.get("to")
+    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
+
+
 def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in aggs.items():
         buckets = raw.get(name, {}).get("buckets", [])
         if "terms" in spec:
             out[name] = [{"key": b["key"], "count": int(b["doc_count"])} for b in buckets]
-        else:
-            out[name] = [{k: b[k] for k in ("key", "from", "to") if k in b}
-                         | {"count": int(b["doc_count"])} for b in buckets]
+            continue
+        # tantivy adds buckets for the gaps between the requested ranges; OpenSearch doesn't
+        by_bounds = {(b.get("from"), b.get("to")): b for b in buckets}
+        out[name] = []
+        for r in spec["range"]["ranges"]:
+            b = by_bounds.get((r.get("from"), r.get("to")), {})
+            out[name].append({"key": _range_key(r)} | r | {"count": int(b.get("doc_count", 0))})
     return out
 

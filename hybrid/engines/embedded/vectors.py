@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +32,19 @@ FOLD_THRESHOLD = 10_000
 EF_SEARCH = 100  # OpenSearch's default ef_search
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
-    field TEXT NOT NULL, key INTEGER NOT NULL, id TEXT NOT NULL, vec BLOB, seq INTEGER NOT NULL);
+    field TEXT NOT NULL, key INTEGER NOT NULL, id TEXT NOT NULL, vec BLOB, seq INTEGER NOT NULL,
+    hash TEXT, model TEXT);
+CREATE TABLE IF NOT EXISTS vector_errors (
+    field TEXT NOT NULL, key INTEGER NOT NULL, id TEXT NOT NULL, hash TEXT, reason TEXT NOT NULL,
+    at REAL NOT NULL, PRIMARY KEY (field, key));
 CREATE UNIQUE INDEX IF NOT EXISTS vectors_by_key ON vectors (field, key);
 CREATE INDEX IF NOT EXISTS vectors_by_seq ON vectors (field, seq);
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL);
 INSERT OR IGNORE INTO counter VALUES (0, 0);
 """
-Row = tuple[str, int, str, "np.ndarray | None"]  # field, key, id, vector (None: delete)
+# field, key, id, vector (None: delete), and the provenance of the vector: content hash
+# of what it encodes and the encoder's name/version (None when supplied from outside)
+Row = tuple[str, int, str, "np.ndarray | None", "str | None", "str | None"]
 
 
 def score(sim: np.ndarray, space: str) -> np.ndarray:
@@ -237,19 +244,30 @@ class VectorStore:
             v = v / n
         return v
 
-    def write(self, rows: Iterable[Row]) -> int:
-        """Rows in one transaction; returns its sequence number."""
+    def write(self, rows: Iterable[Row], skip_unchanged: bool = False) -> set[int]:
+        """Rows in one transaction. With skip_unchanged, a row whose stored vector has the
+        same provenance (hash and model) is left alone, so a task that runs twice writes
+        once. Returns the keys written."""
         rows = list(rows)
         with self._lock:
             cur = self.db.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
+                if skip_unchanged:
+                    rows = [r for r in rows if r[4] is None or cur.execute(
+                        "SELECT 1 FROM vectors WHERE field = ? AND key = ? AND hash = ? "
+                        "AND model IS ? AND vec IS NOT NULL", (r[0], r[1], r[4], r[5])
+                    ).fetchone() is None]
                 seq = cur.execute("UPDATE counter SET seq = seq + 1 RETURNING seq").fetchone()[0]
                 cur.executemany(
-                    "INSERT INTO vectors (field, key, id, vec, seq) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (field, key) DO UPDATE SET id = excluded.id, "
-                    "vec = excluded.vec, seq = excluded.seq",
-                    [(f, k, i, None if v is None else v.tobytes(), seq) for f, k, i, v in rows])
+                    "INSERT INTO vectors (field, key, id, vec, seq, hash, model) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (field, key) DO UPDATE SET "
+                    "id = excluded.id, vec = excluded.vec, seq = excluded.seq, "
+                    "hash = excluded.hash, model = excluded.model",
+                    [(f, k, i, None if v is None else v.tobytes(), seq, h, m)
+                     for f, k, i, v, h, m in rows])
+                cur.executemany("DELETE FROM vector_errors WHERE field = ? AND key = ?",
+                                [(r[0], r[1]) for r in rows])
                 cur.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:
@@ -257,10 +275,40 @@ class VectorStore:
                 raise
         for name in {r[0] for r in rows}:
             self.fold(name)
-        return int(seq)
+        return {r[1] for r in rows}
 
     def delete_keys(self, keys: Sequence[int]) -> None:
-        self.write((name, int(k), "", None) for name in self.fields for k in keys)
+        self.write((name, int(k), "", None, None, None) for name in self.fields for k in keys)
+
+    def record_errors(self, field: str, errors: Iterable[tuple[int, str, str | None, str]]
+                      ) -> None:
+        """(key, id, content hash, reason) of inputs that could not be encoded."""
+        with self._lock:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vector_errors (field, key, id, hash, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(field, k, i, h, r, time.time()) for k, i, h, r in errors])
+
+    def info(self, field: str, keys: Sequence[int] | None = None
+             ) -> dict[str, dict[str, str | None]]:
+        """Per document id: the stored vector's hash and model, or the last error."""
+        out: dict[str, dict[str, str | None]] = {}
+        where = "field = ?"
+        params: list[object] = [field]
+        if keys is not None:
+            where += f" AND key IN ({','.join('?' * len(keys))})"
+            params += [int(k) for k in keys]
+        with self._lock:
+            for doc_id, h, model in self.db.execute(
+                    f"SELECT id, hash, model FROM vectors WHERE {where} AND vec IS NOT NULL",
+                    params):
+                out[doc_id] = {"hash": h, "model": model, "error": None}
+            for doc_id, h, reason in self.db.execute(
+                    f"SELECT id, hash, reason FROM vector_errors WHERE {where}", params):
+                out.setdefault(doc_id, {"hash": None, "model": None, "error": None})
+                out[doc_id]["error"] = reason
+                out[doc_id]["error_hash"] = h
+        return out
 
     def pending(self, field: str) -> int:
         fv = self.fields[field]

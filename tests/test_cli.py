@@ -1,0 +1,275 @@
+"""The `hybrid` console script, run as a real process: index, search, stats, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[1]
+HYBRID = Path(sys.executable).parent / "hybrid"
+
+GOOD = [
+    {"id": "p1", "title": "Red running shoes", "brand": "Acme", "category": "Footwear > Shoes",
+     "price": 49.0, "colour": "Red", "description": "Light shoes for road running"},
+    {"id": "p2", "title": "Blue running shoes", "brand": "Zoom", "category": "Footwear > Shoes",
+     "price": 59.0, "colour": "Blue"},
+    {"id": "p3", "title": "Red leather handbag", "brand": "Acme", "category": "Bags > Handbags",
+     "price": 89.5, "colour": "Red"},
+    {"id": "p4", "title": "Red canvas shoes for kids with laces and a padded collar",
+     "brand": "Stride", "category": "Footwear > Shoes", "price": 25.0, "colour": "Red"},
+    {"id": "p5", "title": "Green garden hose", "brand": "HoseCo", "category": "Garden",
+     "price": 19.99, "colour": "Green"},
+]  # fmt: skip
+
+
+def hybrid(index: Path, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HYBRID_INDEX"}
+    return subprocess.run(
+        [str(HYBRID), "--index", str(index), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def line(row: dict[str, object]) -> bytes:
+    return json.dumps(row).encode() + b"\n"
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    """5 good rows and 5 bad ones (their line numbers: 2, 4, 5, 7, 8), plus a blank line."""
+    path = tmp_path / "catalog.jsonl"
+    path.write_bytes(
+        line(GOOD[0])  # 1
+        + line({"title": "A product without an id", "price": 3.0})  # 2: no id
+        + line(GOOD[1])  # 3
+        + line({"id": "p9", "title": "Odd price", "price": "abc"})  # 4: price
+        + b'{"id": "p10", "title": "broken\n'  # 5: invalid JSON
+        + line(GOOD[2])  # 6
+        + line({**GOOD[0], "title": "Second p1"})  # 7: duplicate id
+        + b'{"id": "p11", "title": "bad \xff\xfe bytes"}\n'  # 8: invalid UTF-8
+        + line(GOOD[3])  # 9
+        + b"\n"  # 10: blank, skipped
+        + line(GOOD[4])  # 11
+    )
+    return path
+
+
+@pytest.fixture
+def index(tmp_path: Path, catalog: Path) -> Path:
+    ix = tmp_path / "ix"
+    res = hybrid(ix, "index", str(catalog), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    return ix
+
+
+def one_error_line(res: subprocess.CompletedProcess[str]) -> str:
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("hybrid: error: "), res.stderr
+    assert "Traceback" not in res.stderr
+    return lines[0]
+
+
+# -- index ----------------------------------------------------------------------------
+
+
+def test_index_reports_good_and_bad_rows(tmp_path: Path, catalog: Path) -> None:
+    res = hybrid(tmp_path / "ix", "index", str(catalog), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    summary = res.stdout.splitlines()[0]
+    assert summary.startswith("indexed 5 products into "), res.stdout
+    assert "read 10" in summary and "rejected 5" in summary, summary
+    rejected = [ln for ln in res.stdout.splitlines() if ln.strip().startswith("rejected line")]
+    assert len(rejected) == 5, res.stdout
+    for number, what in [(2, "id"), (4, "price"), (5, "JSON"), (7, "duplicate"), (8, "UTF-8")]:
+        assert any(f"rejected line {number} " in ln and what in ln for ln in rejected), (
+            number, res.stdout)  # fmt: skip
+
+
+def test_index_with_progress_bar_and_rejects_file(tmp_path: Path, catalog: Path) -> None:
+    rejects = tmp_path / "rejects.jsonl"
+    res = hybrid(tmp_path / "ix", "index", str(catalog), "--rejects", str(rejects))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("indexed 5 products"), res.stdout
+    rows = [json.loads(x) for x in rejects.read_text().splitlines()]
+    assert [r["line"] for r in rows] == [2, 4, 5, 7, 8]
+    # Indexing the same file again replaces the documents: still 5.
+    res = hybrid(tmp_path / "ix", "index", str(catalog), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "5 documents" in hybrid(tmp_path / "ix", "stats").stdout
+
+
+# -- search ---------------------------------------------------------------------------
+
+
+def test_search_table_with_filter_and_facet(index: Path) -> None:
+    res = hybrid(index, "search", "red shoes", "--filter", "colour=Red", "--facet", "brand",
+                 "--size", "3")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.splitlines()
+    assert out[0].startswith("3 matches for 'red shoes'"), res.stdout
+    assert out[1].split() == ["#", "score", "id", "title", "category", "price"], res.stdout
+    assert set(out[2]) <= {"-", " "}
+    rows = [ln.split() for ln in out[3:6]]
+    assert [r[0] for r in rows] == ["1", "2", "3"], res.stdout
+    assert rows[0][2] == "p1", res.stdout
+    assert {r[2] for r in rows} == {"p1", "p3", "p4"}  # the red ones; p2 is blue
+    scores = [float(r[1]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert "brand: Acme (2), Stride (1)" in out, res.stdout
+
+
+def test_search_json(index: Path) -> None:
+    res = hybrid(index, "search", "red shoes", "--filter", "colour=Red", "--facet", "brand",
+                 "--size", "3", "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["total"] == 3
+    assert [h["id"] for h in data["hits"]][0] == "p1"
+    assert len(data["hits"]) == 3
+    assert all(h["source"]["attributes"]["colour"] == "Red" for h in data["hits"])
+    assert data["hits"][0]["source"]["title"] == "Red running shoes"
+    assert data["facets"] == {"brand": [{"key": "Acme", "count": 2},
+                                        {"key": "Stride", "count": 1}]}  # fmt: skip
+
+
+def test_search_numeric_filter(index: Path) -> None:
+    res = hybrid(index, "search", "", "--filter", "price<50", "--filter", "brand!=HoseCo",
+                 "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert sorted(h["id"] for h in data["hits"]) == ["p1", "p4"]
+
+
+def test_range_facet_has_the_requested_buckets(index: Path) -> None:
+    res = hybrid(index, "search", "", "--filter", "price<50", "--facet", "price=0-30,30-",
+                 "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    buckets = json.loads(res.stdout)["facets"]["price"]
+    assert [(b.get("from"), b.get("to"), b["count"]) for b in buckets] == [
+        (0.0, 30.0, 2), (30.0, None, 1)]  # fmt: skip
+
+
+# -- stats ----------------------------------------------------------------------------
+
+
+def test_stats(index: Path) -> None:
+    res = hybrid(index, "stats")
+    assert res.returncode == 0, res.stderr
+    assert ": 5 documents," in res.stdout.splitlines()[0], res.stdout
+    assert "text_vector" in res.stdout
+    res = hybrid(index, "stats", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["documents"] == 5
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def test_missing_catalog_file(tmp_path: Path) -> None:
+    res = hybrid(tmp_path / "ix", "index", str(tmp_path / "nope.jsonl"))
+    assert "nope.jsonl" in one_error_line(res)
+    assert res.stdout == ""
+
+
+def test_search_without_an_index(tmp_path: Path) -> None:
+    res = hybrid(tmp_path / "no-such-index", "search", "shoes")
+    assert "no-such-index" in one_error_line(res)
+    assert not (tmp_path / "no-such-index").exists()  # looking does not create it
+    one_error_line(hybrid(tmp_path / "no-such-index", "stats"))
+
+
+def test_malformed_filter(index: Path) -> None:
+    one_error_line(hybrid(index, "search", "shoes", "--filter", "price>>3"))
+    one_error_line(hybrid(index, "search", "shoes", "--filter", "brand"))
+    one_error_line(hybrid(index, "search", "shoes", "--filter", "price>=cheap"))
+
+
+def test_unknown_catalog_format(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.xml"
+    path.write_text("<products/>")
+    one_error_line(hybrid(tmp_path / "ix", "index", str(path)))
+
+
+def test_filter_on_id(index: Path) -> None:
+    res = hybrid(index, "search", "", "--filter", "id=p3", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [h["id"] for h in json.loads(res.stdout)["hits"]] == ["p3"]
+
+
+# -- other formats ----------------------------------------------------------------------
+
+COLUMNS = ["id", "title", "brand", "category", "price", "colour"]
+
+
+def _cells(row: dict[str, object]) -> list[str]:
+    return [str(row[c]) for c in COLUMNS]
+
+
+def test_index_csv(tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "catalog.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        w.writerow(_cells(GOOD[0]))  # line 2
+        w.writerow(["p9", "Odd price", "Acme", "X", "abc", "Red"])  # line 3: bad price
+        for row in GOOD[1:]:
+            w.writerow(_cells(row))
+    ix = tmp_path / "ix"
+    res = hybrid(ix, "index", str(path), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("indexed 5 products"), res.stdout
+    assert "rejected 1" in res.stdout and "rejected line 3 (id p9) price" in res.stdout
+    data = json.loads(hybrid(ix, "search", "red shoes", "--filter", "colour=Red", "--json").stdout)
+    assert data["hits"][0]["id"] == "p1"
+    assert data["hits"][0]["source"]["category"] == ["Footwear", "Shoes"]
+    assert data["hits"][0]["source"]["price"] == 49.0
+
+
+def test_index_parquet(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = [*GOOD, {"id": "p6", "title": "Free thing", "brand": "Acme", "category": "Misc",
+                    "price": -1.0, "colour": "Red"}]  # fmt: skip
+    table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
+    path = tmp_path / "catalog.parquet"
+    pq.write_table(table, path)
+    ix = tmp_path / "ix"
+    res = hybrid(ix, "index", str(path), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("indexed 5 products"), res.stdout
+    assert "rejected 1" in res.stdout and "rejected line 6 (id p6) price" in res.stdout
+    data = json.loads(hybrid(ix, "search", "red shoes", "--filter", "colour=Red", "--json").stdout)
+    assert data["hits"][0]["id"] == "p1"
+    assert "5 documents" in hybrid(ix, "stats").stdout
+
+
+# -- the shared catalog -----------------------------------------------------------------
+
+
+def test_index_the_shared_catalog(tmp_path: Path, shared_data: Path) -> None:
+    ix = tmp_path / "ix"
+    res = hybrid(ix, "index", str(shared_data / "catalog" / "products.jsonl"), "--field-map",
+                 str(REPO / "mappings" / "catalog-shared.json"), "--no-progress")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("indexed 7,116 products"), res.stdout
+    assert "read 7,116, rejected 0" in res.stdout.splitlines()[0], res.stdout
+    res = hybrid(ix, "search", "women black handbags", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert "Handbag" in data["hits"][0]["source"]["title"], data["hits"][0]
+    assert "7,116 documents" in hybrid(ix, "stats").stdout
