@@ -77,6 +77,7 @@ class EngineConformance:
         assert doc["title"] == "Adidas blue cotton shirt model 1"
         assert "vectors" not in doc
         assert loaded.get("missing") is None
+        assert sorted(d["id"] for d in loaded.scan()) == [d["id"] for d in corpus()]
         many = loaded.get_many(["p002", "missing", "p003"])
         assert set(many) == {"p002", "p003"} and many["p003"]["brand"] == "Nike"
 
@@ -238,6 +239,7 @@ class EngineConformance:
         loaded.record_vector_errors("image_vector", {"p012": ("h12", "not an image")})
         info = loaded.vector_info("image_vector", ["p010", "p011", "p012", "p013"])
         assert info["p010"]["hash"] == "h10" and info["p011"]["model"] == "enc/2"
+        assert info["p010"]["writes"] == 1 and info["p011"]["writes"] == 2
         assert info["p012"]["error"] == "not an image" and "p013" not in info
         loaded.set_vectors("image_vector", {"p012": _vec(12)}, provenance={"p012": ("h12", "e")})
         assert loaded.vector_info("image_vector", ["p012"])["p012"]["error"] is None

@@ -8,7 +8,7 @@ text, keyword and numeric fields of the mapping, and optionally "vectors":
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,13 +62,16 @@ class Engine(Protocol):
         """id -> (content hash, reason) of inputs that could not be encoded."""
 
     def vector_info(self, field: str, ids: Sequence[str] | None = None
-                    ) -> dict[str, dict[str, str | None]]:
+                    ) -> dict[str, dict[str, Any]]:
         """id -> {"hash", "model", "error"} for stored vectors and recorded errors."""
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id; returns how many existed."""
 
     def get(self, doc_id: str) -> dict[str, Any] | None: ...
+
+    def scan(self) -> Iterator[dict[str, Any]]:
+        """Every document in the index."""
 
     def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored documents of those ids that exist, by id."""

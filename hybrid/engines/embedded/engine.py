@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ class EmbeddedEngine:
                                            for i, (h, reason) in errors.items()])
 
     def vector_info(self, field: str, ids: Sequence[str] | None = None
-                    ) -> dict[str, dict[str, str | None]]:
+                    ) -> dict[str, dict[str, Any]]:
         """Per id: hash and model of the stored vector, or the error that stopped it."""
         self._vector_field(field)
         return self.vectors.info(field, None if ids is None else [doc_key(i) for i in ids])
@@ -149,6 +149,10 @@ class EmbeddedEngine:
     # -- reading --------------------------------------------------------------------
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self.lexical.get(doc_id)
+
+    def scan(self) -> Iterator[dict[str, Any]]:
+        """Every document in the index (its stored source)."""
+        return self.lexical.scan()
 
     def get_many(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = self.lexical.sources_by_key([doc_key(i) for i in ids])

@@ -161,6 +161,14 @@ class LexicalIndex:
         res = s.search(tantivy.Query.term_query(self.tschema, ID, doc_id), 1, count=False)
         return _source(s, res.hits[0][1]) if res.hits else None
 
+    def scan(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every stored document, from one consistent searcher."""
+        s = self.searcher()
+        q = tantivy.Query.all_query()
+        for offset in range(0, int(s.num_docs), batch):
+            for _, addr in s.search(q, batch, count=False, offset=offset).hits:
+                yield _source(s, addr)
+
     def num_docs(self) -> int:
         return int(self.searcher().num_docs)
 
