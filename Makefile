@@ -13,7 +13,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0  # the CPU wheel on disk, before anything pulls a CUDA build
 	$(PY) -m pip install -q -e '.[dev]'
+	command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 	touch $(STAMP)
 
 demo: install
@@ -32,7 +34,6 @@ lint: install
 	$(VENV)/bin/mypy
 
 bench: install
-	$(PY) -m pip install -q torch==2.13.0  # the CPU wheel on disk, before anything pulls a CUDA build
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/engine.py
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/knn_recall_real.py

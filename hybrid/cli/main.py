@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("--fresh", action="store_true", help="delete the index folder first")
     ix.add_argument("--rejects", type=Path, help="write every rejected row here as JSONL")
     ix.add_argument("--no-progress", action="store_true")
+    ix.add_argument("--no-vectors", action="store_true",
+                    help="lexical only; compute vectors later with 'hybrid encode'")
     ix.set_defaults(run=cmd_index)
 
     se = sub.add_parser("search", help="lexical search (BM25) with filters and facets")
@@ -68,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", help="documents, vectors and disk use of the index")
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
+
+    from hybrid.cli import vectors
+
+    vectors.add_parsers(sub, _open_existing, table)
     return p
 
 
@@ -100,21 +106,34 @@ def cmd_index(args: argparse.Namespace) -> int:
     products = iter_catalog(args.catalog, mapping, report, format=args.format)
     engine = _engine(args, args.mapping)
     start = time.perf_counter()
-    written = 0
+    written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
     try:
         for batch in _batches((p.to_dict() for p in products), args.batch_size):
-            for _doc, res in zip(batch, engine.add(batch), strict=True):
+            for doc, res in zip(batch, engine.add(batch), strict=True):
                 if res.ok:
-                    written += 1
+                    written.append(doc)
                 else:
                     report.rejected.append(Rejected(0, res.id, None, res.error or "refused"))
             bar.update(len(batch))
         engine.commit()
+        bar.close()
+        took = time.perf_counter() - start
+        _summary(index, len(written), took, report, args.rejects)
+        if not args.no_vectors:
+            from hybrid.cli.vectors import fill_vectors, print_fill
+
+            summary = fill_vectors(str(index), engine, written, quiet=args.no_progress)
+            engine.commit()
+            print(f"vectors ({summary['mode']}, {summary['seconds']} s):")
+            print_fill(summary)
     finally:
         bar.close()
         engine.close()
-    took = time.perf_counter() - start
+    return 0
+
+
+def _summary(index: Path, written: int, took: float, report: Any, rejects: Path | None) -> None:
     print(f"indexed {written:,} products into {index} in {took:.1f} s "
           f"({written / max(took, 1e-9):,.0f}/s); read {report.read:,}, "
           f"rejected {len(report.rejected):,}")
@@ -124,12 +143,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"  rejected {where} (id {r.id or '?'}){field}: {r.reason}")
     if len(report.rejected) > 20:
         print(f"  ... and {len(report.rejected) - 20:,} more"
-              + ("" if args.rejects else " (see --rejects FILE)"))
-    if args.rejects:
-        with open(args.rejects, "w", encoding="utf-8") as fh:
+              + ("" if rejects else " (see --rejects FILE)"))
+    if rejects:
+        with open(rejects, "w", encoding="utf-8") as fh:
             for r in report.rejected:
                 fh.write(json.dumps(r.__dict__) + "\n")
-    return 0
 
 
 def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -1,0 +1,57 @@
+"""What every encoder offers: float32, L2-normalised vectors with a name and a version.
+
+Encoders take decoded inputs (str for text, PIL images, float32 16 kHz mono waveforms);
+decoding files lives in `hybrid.encoders.media`, so one bad file is reported on its own
+item and never fails a batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from hybrid.errors import HybridError
+
+
+class EncoderError(HybridError):
+    """An encoder cannot be loaded or run (missing package, unknown model)."""
+
+
+class DecodeError(HybridError):
+    """One input (image, audio) cannot be decoded; the reason names what is wrong."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    name: str  # registry name, e.g. "minilm"
+    version: str  # model and weights version; travels with every vector it makes
+    modality: str  # "text" | "image" | "audio"
+    dim: int
+
+    def encode_queries(self, items: Sequence[Any], batch_size: int = 32) -> np.ndarray:
+        """(n, dim) float32, rows of unit length."""
+
+    def encode_documents(self, items: Sequence[Any], batch_size: int = 32) -> np.ndarray:
+        """(n, dim) float32, rows of unit length."""
+
+
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def device(prefer: str | None = None) -> str:
+    """"cuda" when a GPU is usable (or asked for by HYBRID_DEVICE), else "cpu"."""
+    wanted = prefer or os.environ.get("HYBRID_DEVICE")
+    if wanted:
+        return wanted
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

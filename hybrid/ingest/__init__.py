@@ -1,0 +1,1 @@
+"""Vector ingest: which vectors a product needs, and the task that computes them."""

@@ -1,0 +1,109 @@
+"""Which vectors each product needs (pure: no I/O; hashing of files is passed in).
+
+A vector field is filled from one input of the product: its text, its first image or
+its first audio file. A job is skipped when the stored vector already has the same
+content hash and encoder version, so re-ingesting an unchanged catalog does no work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+TEXT, IMAGE, AUDIO = "text", "image", "audio"
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    field: str
+    modality: str
+    encoder: str  # registry name, see hybrid.encoders.registry
+
+
+DEFAULT_SPECS = (
+    VectorSpec("text_vector", TEXT, "minilm"),
+    VectorSpec("image_vector", IMAGE, "efficientnet-lite0"),
+    VectorSpec("image_text_vector", IMAGE, "aligned-image"),
+    VectorSpec("audio_vector", AUDIO, "whisper-acoustic"),
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    field: str
+    source: str  # the text itself, or a path or URL of the image / audio
+    hash: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Job:
+        return cls(str(d["id"]), str(d["field"]), str(d["source"]), str(d["hash"]))
+
+
+def product_text(doc: Mapping[str, Any]) -> str:
+    """The text a product's text vector encodes: title, brand, category path, attribute
+    values, transcript and the start of the description."""
+    attrs = doc.get("attributes") or {}
+    values = [v for x in attrs.values() for v in (x if isinstance(x, list) else [x])
+              if isinstance(v, str)]
+    parts = [doc.get("title", ""), doc.get("brand") or "", " ".join(doc.get("category") or []),
+             " ".join(values), doc.get("transcript") or "", (doc.get("description") or "")[:500]]
+    return " ".join(p for p in parts if p).strip()
+
+
+def source_of(doc: Mapping[str, Any], modality: str) -> str | None:
+    if modality == TEXT:
+        return product_text(doc) or None
+    items = doc.get("images" if modality == IMAGE else "audio") or []
+    return items[0] if items else None
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def awaits_transcript(doc: Mapping[str, Any], spec: VectorSpec) -> bool:
+    """A product with audio gets its text vector once the transcript is in its text."""
+    return spec.modality == TEXT and bool(doc.get("audio")) and "transcript" not in doc
+
+
+def plan(docs: Iterable[Mapping[str, Any]], spec: VectorSpec, version: str,
+         stored: Mapping[str, Mapping[str, Any]], file_hash: Callable[[str], str],
+         wait_for_transcripts: bool = True) -> list[Job]:
+    """The jobs that `spec` needs for these documents. `stored` is the engine's
+    vector_info for the field; `file_hash` hashes an image or audio source."""
+    jobs = []
+    for doc in docs:
+        if wait_for_transcripts and awaits_transcript(doc, spec):
+            continue  # the audio task asks for it when the transcript is written
+        source = source_of(doc, spec.modality)
+        if source is None:
+            continue
+        h = text_hash(source) if spec.modality == TEXT else file_hash(source)
+        have = stored.get(str(doc["id"]), {})
+        if have.get("hash") == h and have.get("model") == version:
+            continue  # already encoded from this content by this encoder
+        if have.get("error") and have.get("error_hash") == h:
+            continue  # failed on this very content: re-ingesting won't fix it
+        jobs.append(Job(str(doc["id"]), spec.field, source, h))
+    return jobs
+
+
+def state_of(doc: Mapping[str, Any], spec: VectorSpec, version: str,
+             stored: Mapping[str, Mapping[str, Any]], file_hash: Callable[[str], str]) -> str:
+    """"done", "failed", "pending", or "none" (the product has no such input)."""
+    source = source_of(doc, spec.modality)
+    if source is None:
+        return "none"
+    have = stored.get(str(doc["id"]), {})
+    h = text_hash(source) if spec.modality == TEXT else file_hash(source)
+    if have.get("hash") == h and have.get("model") == version:
+        return "done"
+    if have.get("error") and have.get("error_hash") == h:
+        return "failed"
+    return "pending"

@@ -1,0 +1,128 @@
+"""Plan the vectors an index needs and get them computed: in this process (embedded
+mode, no server) or by Celery workers through Redis when REDIS_URL is set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from hybrid.encoders.base import EncoderError
+from hybrid.encoders.registry import version_of
+from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec, plan, state_of
+from hybrid.ingest.tasks import encode_jobs, file_hash
+
+BATCH = {TEXT: 64, IMAGE: 32, AUDIO: 4}
+Progress = Callable[[str, int], None]
+
+
+def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
+             specs: Iterable[VectorSpec] = DEFAULT_SPECS,
+             warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+             ) -> dict[str, list[Job]]:
+    """Jobs per vector field for these documents. A field whose encoder is not available
+    (package missing, no alignment trained yet) is skipped with a warning."""
+    out: dict[str, list[Job]] = {}
+    ids = [str(d["id"]) for d in docs]
+    audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
+    transcribing = audio is not None and _available(audio.encoder)
+    for spec in specs:
+        try:
+            version = version_of(spec.encoder)
+        except EncoderError as e:
+            warn(f"skipping {spec.field}: {e}")
+            continue
+        stored = engine.vector_info(spec.field, ids)
+        out[spec.field] = plan(docs, spec, version, stored, file_hash, transcribing)
+    return out
+
+
+def _available(encoder: str) -> bool:
+    try:
+        version_of(encoder)
+    except EncoderError:
+        return False
+    return True
+
+
+def status(engine: Any, docs: Iterable[Mapping[str, Any]],
+           specs: Iterable[VectorSpec] = DEFAULT_SPECS) -> dict[str, dict[str, Any]]:
+    """Per field: counts of done / pending / failed / none, and some failure reasons."""
+    docs = list(docs)
+    out: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        try:
+            version = version_of(spec.encoder)
+        except EncoderError as e:
+            out[spec.field] = {"unavailable": str(e)}
+            continue
+        stored = engine.vector_info(spec.field)
+        counts = {"done": 0, "pending": 0, "failed": 0, "none": 0}
+        failures = []
+        for d in docs:
+            state = state_of(d, spec, version, stored, file_hash)
+            counts[state] += 1
+            if state == "failed" and len(failures) < 20:
+                failures.append({"id": d["id"], "reason": stored[str(d["id"])]["error"]})
+        out[spec.field] = counts | {"encoder": version, "failures": failures}
+    return out
+
+
+class InProcess:
+    """Embedded mode: the task functions run here, batch by batch."""
+
+    name = "in-process"
+
+    def __init__(self, index: str, progress: Progress | None = None) -> None:
+        self.index, self.progress = index, progress
+        self.totals: dict[str, dict[str, int]] = {}
+
+    def submit(self, field: str, jobs: Sequence[Job]) -> None:
+        spec = {s.field: s for s in DEFAULT_SPECS}[field]
+        size = BATCH[spec.modality]
+        for i in range(0, len(jobs), size):
+            batch = [j.to_dict() for j in jobs[i:i + size]]
+            res = encode_jobs(self.index, field, batch)
+            t = self.totals.setdefault(field, {"written": 0, "skipped": 0, "failed": 0})
+            for k in t:
+                t[k] += int(res[k])
+            if self.progress:
+                self.progress(field, len(batch))
+            if res["transcribed"]:  # new transcripts change the product text
+                from hybrid.ingest.tasks import engine_at
+
+                engine = engine_at(self.index)
+                follow = plan_all(engine, list(engine.get_many(res["transcribed"]).values()),
+                                  [s for s in DEFAULT_SPECS if s.modality == TEXT])
+                for f, js in follow.items():
+                    self.submit(f, js)
+
+
+class CeleryQueue:
+    """Worker mode: each batch becomes a task on its modality's queue."""
+
+    name = "celery"
+
+    def __init__(self, index: str, progress: Progress | None = None) -> None:
+        from workers.app import app
+
+        self.app, self.index, self.progress = app, index, progress
+        self.totals: dict[str, dict[str, int]] = {}
+
+    def submit(self, field: str, jobs: Sequence[Job]) -> None:
+        spec = {s.field: s for s in DEFAULT_SPECS}[field]
+        size = BATCH[spec.modality]
+        for i in range(0, len(jobs), size):
+            batch = [j.to_dict() for j in jobs[i:i + size]]
+            self.app.send_task("hybrid.encode", args=(self.index, field, batch),
+                               queue=spec.modality)
+            t = self.totals.setdefault(field, {"enqueued": 0})
+            t["enqueued"] += len(batch)
+            if self.progress:
+                self.progress(field, len(batch))
+
+
+def dispatcher(index: str, progress: Progress | None = None) -> InProcess | CeleryQueue:
+    return CeleryQueue(index, progress) if os.environ.get("REDIS_URL") else InProcess(index,
+                                                                                      progress)

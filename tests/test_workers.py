@@ -1,0 +1,184 @@
+"""Vectors through the queue: a real Redis server and real Celery workers.
+
+A small catalog of real products (images from the shared catalog, spoken clips from the
+dev set) plus a corrupt image and a silent clip goes in through `hybrid index` with
+REDIS_URL set; workers compute the vectors. Workers and Redis are killed with SIGKILL
+mid-way; every product still ends with its vectors, none written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers import CeleryWorker, RedisServer
+
+from hybrid.engines.embedded import EmbeddedEngine
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+HYBRID = Path(sys.executable).parent / "hybrid"
+FIELDS = ("text_vector", "image_vector", "audio_vector")
+
+
+def _silent_wav(path: Path, seconds: float = 1.0) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(struct.pack("<h", 0) * int(16000 * seconds))
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: Any, shared_data: Path) -> Path:
+    folder = tmp_path_factory.mktemp("catalog")
+    rows = [json.loads(line) for line in
+            (shared_data / "catalog" / "products.jsonl").read_text().splitlines()[:40]]
+    out = []
+    for r in rows:
+        out.append({"id": r["product_id"], "title": r["title"],
+                    "category": [r.get("master_category", ""), r.get("article_type", "")],
+                    "attributes": {"colour": r.get("colour", "")},
+                    "images": [str(shared_data / "catalog" / r["image"])]})
+    (folder / "corrupt.jpg").write_bytes(os.urandom(2048))
+    out.append({"id": "bad-image", "title": "Broken photo shirt",
+                "images": [str(folder / "corrupt.jpg")]})
+    clips = [json.loads(line) for line in
+             (shared_data / "dev" / "spoken" / "queries.jsonl").read_text().splitlines()[:2]]
+    for i, c in enumerate(clips):
+        out.append({"id": f"voice{i}", "title": f"Voice note {i}",
+                    "audio": [str(shared_data / "dev" / c["audio"])]})
+    _silent_wav(folder / "silence.wav")
+    out.append({"id": "silent", "title": "Quiet product", "audio": [str(folder / "silence.wav")]})
+    path = folder / "products.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in out) + "\n")
+    return path
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Any:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+def hybrid(index: Path, *args: str, redis_url: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run([str(HYBRID), "--index", str(index), *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def expected_states(catalog: Path) -> dict[str, dict[str, str]]:
+    docs = [json.loads(line) for line in catalog.read_text().splitlines()]
+    out = {}
+    for d in docs:
+        out[d["id"]] = {
+            "text_vector": "done",
+            "image_vector": "failed" if d["id"] == "bad-image" else
+            ("done" if d.get("images") else "none"),
+            "audio_vector": "failed" if d["id"] == "silent" else
+            ("done" if d.get("audio") else "none")}
+    return out
+
+
+def wait_until_settled(index: Path, catalog: Path, timeout: float = 240) -> dict[str, Any]:
+    """Poll the index until every vector is done or failed as expected."""
+    want = expected_states(catalog)
+    deadline = time.monotonic() + timeout
+    engine = EmbeddedEngine(index)
+    info: dict[str, Any] = {}
+    try:
+        while time.monotonic() < deadline:
+            info = {f: engine.vector_info(f) for f in FIELDS}
+            missing = [(i, f) for i, states in want.items() for f, s in states.items()
+                       if (s == "done" and i not in info[f])
+                       or (s == "failed" and not info[f].get(i, {}).get("error"))]
+            if not missing:
+                return info
+            time.sleep(0.5)
+    finally:
+        engine.close()
+    raise AssertionError(f"not settled after {timeout} s; missing e.g. {missing[:5]}")
+
+
+def check_written_once(info: dict[str, Any]) -> None:
+    twice = [(f, i, v["writes"]) for f, per in info.items() for i, v in per.items()
+             if v.get("writes", 1) != 1 and not v.get("error")]
+    assert twice == [], f"vectors written more than once: {twice[:5]}"
+
+
+def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisServer) -> None:
+    worker = CeleryWorker(redis.url, tmp_path / "worker.log")
+    worker.start()
+    try:
+        index = tmp_path / "ix"
+        res = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
+        assert res.returncode == 0, res.stderr
+        assert "celery" in res.stdout and "enqueued" in res.stdout
+        info = wait_until_settled(index, catalog)
+        check_written_once(info)
+        assert "image" in info["image_vector"]["bad-image"]["error"]
+        assert "silent" in info["audio_vector"]["silent"]["error"]
+        engine = EmbeddedEngine(index)
+        transcript = engine.get("voice0").get("transcript", "")
+        assert transcript, "the spoken clip's transcript joins the product's text"
+        assert engine.lexical_search(transcript.split()[-1]).total >= 1
+        engine.close()
+        status = hybrid(index, "status", "--json")
+        counts = json.loads(status.stdout)
+        assert counts["image_vector"]["failed"] == 1 and counts["audio_vector"]["failed"] == 1
+        assert counts["text_vector"]["pending"] == 0 and counts["text_vector"]["done"] == 44
+        # Re-ingesting the unchanged catalog plans no vector work at all.
+        again = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
+        assert again.returncode == 0, again.stderr
+        assert "planned" in again.stdout and "enqueued" not in again.stdout
+    finally:
+        worker.stop()
+
+
+def test_killed_worker_and_redis_lose_nothing(tmp_path: Path, catalog: Path,
+                                              redis: RedisServer) -> None:
+    rng = random.Random()
+    index = tmp_path / "ix"
+    worker = CeleryWorker(redis.url, tmp_path / "worker.log", concurrency=1)
+    worker.start()
+    try:
+        res = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
+        assert res.returncode == 0, res.stderr
+        engine = EmbeddedEngine(index)
+        deadline = time.monotonic() + 120
+        while not engine.vector_info("text_vector") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        engine.close()
+        time.sleep(rng.uniform(0, 0.5))
+        worker.kill()  # mid-batch: its unacked task comes back after the visibility timeout
+        redis.kill()  # and the broker too, with tasks still queued
+        redis.start()
+        worker = CeleryWorker(redis.url, tmp_path / "worker2.log", concurrency=1)
+        worker.start()
+        # Whatever the dead broker lost is still pending in the index: enqueue it again.
+        again = hybrid(index, "encode", "--no-progress", redis_url=redis.url)
+        assert again.returncode == 0, again.stderr
+        check_written_once(wait_until_settled(index, catalog))
+    finally:
+        worker.stop()
+
+
+def test_embedded_mode_needs_no_server(tmp_path: Path, catalog: Path) -> None:
+    index = tmp_path / "ix"
+    res = hybrid(index, "index", str(catalog), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "in-process" in res.stdout
+    check_written_once(wait_until_settled(index, catalog, timeout=5))

@@ -1,0 +1,4 @@
+"""Celery workers that fill the vector fields.
+
+    celery -A workers.app worker -Q text,image,audio
+"""
