@@ -59,7 +59,7 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
             continue
         stored = engine.vector_info(spec.field)
         counts = {"done": 0, "pending": 0, "failed": 0, "none": 0}
-        failures = []
+        failures: list[dict[str, Any]] = []
         for d in docs:
             state = state_of(d, spec, version, stored, file_hash)
             counts[state] += 1

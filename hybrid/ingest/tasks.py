@@ -108,11 +108,10 @@ def _transcribe(engine: Any, jobs: list[Job], waveforms: list[Any], failed: list
         # import, seen with onnxruntime 1.32 and usearch 2.26); load_audio already refuses
         # silent clips.
         texts = [t.text for t in get_transcriber(vad_filter=False).transcribe(waveforms)]
-    changed = []
     docs = engine.get_many([j.id for j in [*jobs, *failed]])
-    for job, text in zip([*jobs, *failed], [*texts, *[""] * len(failed)], strict=True):
-        doc = docs.get(job.id)
-        if doc is not None and doc.get("transcript") != text:
-            engine.update(job.id, {"transcript": text})
-            changed.append(job.id)
-    return changed
+    updated = [docs[job.id] | {"transcript": text}
+               for job, text in zip([*jobs, *failed], [*texts, *[""] * len(failed)], strict=True)
+               if job.id in docs and docs[job.id].get("transcript") != text]
+    if updated:
+        engine.add(updated)  # one write for the batch; stored vectors are kept
+    return [str(d["id"]) for d in updated]

@@ -1,4 +1,4 @@
-"""Real servers for tests: a Redis server and Celery workers on free loopback ports."""
+"""Real servers for tests and benchmarks: Redis and Celery workers on free loopback ports."""
 
 from __future__ import annotations
 
@@ -11,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from hybrid.errors import HybridError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+
+
+class ServerMissing(HybridError):
+    """The server program is not installed."""
 
 
 def free_port() -> int:
@@ -28,8 +32,8 @@ class RedisServer:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server is not installed (make test installs it: "
-                        "apt-get install redis-server)")
+            raise ServerMissing("redis-server is not installed (make test installs it: "
+                                "apt-get install redis-server)")
         self.binary, self.dir, self.port = binary, workdir, free_port()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -65,8 +69,10 @@ class RedisServer:
 class CeleryWorker:
     """`celery -A workers.app worker` on every queue, in its own process group."""
 
-    def __init__(self, redis_url: str, log: Path, concurrency: int = 2) -> None:
+    def __init__(self, redis_url: str, log: Path, concurrency: int = 2,
+                 queues: str = "text,image,audio") -> None:
         self.redis_url, self.log, self.concurrency = redis_url, log, concurrency
+        self.queues = queues
         self.proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -78,7 +84,7 @@ class CeleryWorker:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q",
-             "text,image,audio", "-c", str(self.concurrency), "--loglevel=INFO",
+             self.queues, "-c", str(self.concurrency), "--loglevel=INFO",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=REPO, env=self.env(), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)

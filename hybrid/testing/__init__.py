@@ -1,0 +1,1 @@
+"""Helpers that start real servers (Redis, Celery workers) for tests and benchmarks."""
