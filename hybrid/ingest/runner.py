@@ -69,37 +69,48 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
     return out
 
 
-class InProcess:
-    """Embedded mode: the task functions run here, batch by batch."""
-
-    name = "in-process"
+class _Dispatcher:
+    name = ""
 
     def __init__(self, index: str, progress: Progress | None = None) -> None:
         self.index, self.progress = index, progress
         self.totals: dict[str, dict[str, int]] = {}
 
     def submit(self, field: str, jobs: Sequence[Job]) -> None:
-        spec = {s.field: s for s in DEFAULT_SPECS}[field]
-        size = BATCH[spec.modality]
+        """Run or enqueue `jobs` in batches of the field's modality."""
+        modality = {s.field: s for s in DEFAULT_SPECS}[field].modality
+        size = BATCH[modality]
         for i in range(0, len(jobs), size):
             batch = [j.to_dict() for j in jobs[i:i + size]]
-            res = encode_jobs(self.index, field, batch)
-            t = self.totals.setdefault(field, {"written": 0, "skipped": 0, "failed": 0})
-            for k in t:
-                t[k] += int(res[k])
+            self.run(field, modality, batch)
             if self.progress:
                 self.progress(field, len(batch))
-            if res["transcribed"]:  # new transcripts change the product text
-                from hybrid.ingest.tasks import engine_at
 
-                engine = engine_at(self.index)
-                follow = plan_all(engine, list(engine.get_many(res["transcribed"]).values()),
-                                  [s for s in DEFAULT_SPECS if s.modality == TEXT])
-                for f, js in follow.items():
-                    self.submit(f, js)
+    def run(self, field: str, modality: str, batch: list[dict[str, str]]) -> None:
+        raise NotImplementedError
 
 
-class CeleryQueue:
+class InProcess(_Dispatcher):
+    """Embedded mode: the task functions run here, batch by batch."""
+
+    name = "in-process"
+
+    def run(self, field: str, modality: str, batch: list[dict[str, str]]) -> None:
+        res = encode_jobs(self.index, field, batch)
+        t = self.totals.setdefault(field, {"written": 0, "skipped": 0, "failed": 0})
+        for k in t:
+            t[k] += int(res[k])
+        if res["transcribed"]:  # new transcripts change the product text
+            from hybrid.ingest.tasks import engine_at
+
+            engine = engine_at(self.index)
+            follow = plan_all(engine, list(engine.get_many(res["transcribed"]).values()),
+                              [s for s in DEFAULT_SPECS if s.modality == TEXT])
+            for f, js in follow.items():
+                self.submit(f, js)
+
+
+class CeleryQueue(_Dispatcher):
     """Worker mode: each batch becomes a task on its modality's queue."""
 
     name = "celery"
@@ -107,20 +118,13 @@ class CeleryQueue:
     def __init__(self, index: str, progress: Progress | None = None) -> None:
         from workers.app import app
 
-        self.app, self.index, self.progress = app, index, progress
-        self.totals: dict[str, dict[str, int]] = {}
+        super().__init__(index, progress)
+        self.app = app
 
-    def submit(self, field: str, jobs: Sequence[Job]) -> None:
-        spec = {s.field: s for s in DEFAULT_SPECS}[field]
-        size = BATCH[spec.modality]
-        for i in range(0, len(jobs), size):
-            batch = [j.to_dict() for j in jobs[i:i + size]]
-            self.app.send_task("hybrid.encode", args=(self.index, field, batch),
-                               queue=spec.modality)
-            t = self.totals.setdefault(field, {"enqueued": 0})
-            t["enqueued"] += len(batch)
-            if self.progress:
-                self.progress(field, len(batch))
+    def run(self, field: str, modality: str, batch: list[dict[str, str]]) -> None:
+        self.app.send_task("hybrid.encode", args=(self.index, field, batch), queue=modality)
+        t = self.totals.setdefault(field, {"enqueued": 0})
+        t["enqueued"] += len(batch)
 
 
 def dispatcher(index: str, progress: Progress | None = None) -> InProcess | CeleryQueue:
