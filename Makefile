@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 
 demo: install
 	@catalog="$(DEMO_CATALOG)"; [ -d "$$catalog" ] && catalog="$$catalog/products.jsonl"; \
+	export HF_HUB_OFFLINE=1; \
+	$(VENV)/bin/hybrid align --catalog "$$catalog" --field-map mappings/catalog-shared.json && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json --fresh && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) status && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \

@@ -18,9 +18,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
+from docvec import VEC_SRC, vec_for
 
 from hybrid.engines.embedded import EmbeddedEngine
 from hybrid.engines.schema import DEFAULT_MAPPING
@@ -33,21 +33,6 @@ ROUNDS = 3
 EVERYTHING = {"term": {"brand": "Acme"}}  # every document of this test
 HNSW_MISSES_ALLOWED = 0  # see check_index
 
-# The one definition of a document's vector, shared by the child (it is pasted into its
-# script) and the test (exec'd below), so both sides agree bit for bit.
-VEC_SRC = """
-import hashlib as _hashlib
-
-import numpy as _np
-
-
-def vec_for(doc_id, dim=8):
-    seed = int.from_bytes(_hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")
-    return _np.random.default_rng(seed).standard_normal(dim).astype("float32").tolist()
-"""
-_ns: dict[str, Any] = {}
-exec(VEC_SRC, _ns)
-vec_for = _ns["vec_for"]
 
 CHILD = (
     """

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from docvec import VEC_SRC, vec_for
 
 from hybrid.engines.embedded import EmbeddedEngine
 from hybrid.engines.schema import DEFAULT_MAPPING
@@ -28,20 +29,6 @@ EVERYTHING = {"term": {"brand": "Acme"}}  # a filter every document here passes:
 VISIBLE_WITHIN = 1.0  # seconds
 BRAND_FACET = {"brand": {"terms": {"field": "brand"}}}
 
-# A document's vector, the same in the children (pasted in) and here (exec'd below).
-VEC_SRC = """
-import hashlib
-
-import numpy as np
-
-
-def vec_for(doc_id, dim=8):
-    seed = int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big")
-    return np.random.default_rng(seed).standard_normal(dim).astype("float32").tolist()
-"""
-_ns: dict[str, Any] = {}
-exec(VEC_SRC, _ns)
-vec_for: Callable[[str], list[float]] = _ns["vec_for"]
 
 PRELUDE = (
     VEC_SRC
