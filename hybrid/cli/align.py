@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {"image_encoder": feats.image_encoder, "text_encoder": feats.text_encoder,
             "text": args.text, "catalog": str(Path(args.catalog).absolute()),
             "products": len(feats.ids), "skipped": len(feats.skipped),
+            "evaluation_holdout": args.holdout,
             "holdout_size": int(len(evaluated.holdout_index)),
             "refit_on_all": final is not evaluated,
             "metrics_note": "text->image on held-out products, title as query, index of "

@@ -71,9 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import vectors
+    from hybrid.cli import align, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
+    align.add_parser(sub)
     return p
 
 
