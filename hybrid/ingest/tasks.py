@@ -104,10 +104,7 @@ def _transcribe(engine: Any, jobs: list[Job], waveforms: list[Any], failed: list
     if jobs:
         from hybrid.encoders.audio import get_transcriber
 
-        # No VAD here: its onnxruntime crashes a process that loaded usearch (SIGSEGV on
-        # import, seen with onnxruntime 1.32 and usearch 2.26); load_audio already refuses
-        # silent clips.
-        texts = [t.text for t in get_transcriber(vad_filter=False).transcribe(waveforms)]
+        texts = [t.text for t in get_transcriber().transcribe(waveforms)]
     docs = engine.get_many([j.id for j in [*jobs, *failed]])
     updated = [docs[job.id] | {"transcript": text}
                for job, text in zip([*jobs, *failed], [*texts, *[""] * len(failed)], strict=True)
