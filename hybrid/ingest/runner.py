@@ -3,6 +3,7 @@ mode, no server) or by Celery workers through Redis when REDIS_URL is set."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     (package missing, no alignment trained yet) is skipped with a warning."""
     out: dict[str, list[Job]] = {}
     ids = [str(d["id"]) for d in docs]
+    hashed = functools.cache(file_hash)  # both image fields read the same files
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
     transcribing = audio is not None and _available(audio.encoder)
     for spec in specs:
@@ -34,7 +36,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
             warn(f"skipping {spec.field}: {e}")
             continue
         stored = engine.vector_info(spec.field, ids)
-        out[spec.field] = plan(docs, spec, version, stored, file_hash, transcribing)
+        out[spec.field] = plan(docs, spec, version, stored, hashed, transcribing)
     return out
 
 
@@ -50,6 +52,7 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
            specs: Iterable[VectorSpec] = DEFAULT_SPECS) -> dict[str, dict[str, Any]]:
     """Per field: counts of done / pending / failed / none, and some failure reasons."""
     docs = list(docs)
+    hashed = functools.cache(file_hash)  # both image fields read the same files
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
         try:
@@ -61,7 +64,7 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
         counts = {"done": 0, "pending": 0, "failed": 0, "none": 0}
         failures: list[dict[str, Any]] = []
         for d in docs:
-            state = state_of(d, spec, version, stored, file_hash)
+            state = state_of(d, spec, version, stored, hashed)
             counts[state] += 1
             if state == "failed" and len(failures) < 20:
                 failures.append({"id": d["id"], "reason": stored[str(d["id"])]["error"]})
