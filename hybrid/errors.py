@@ -27,3 +27,23 @@ class EngineError(HybridError):
 
 class NotFoundError(HybridError):
     """A document, index or named thing does not exist."""
+
+
+class ProfileError(QueryError):
+    """A fusion profile is malformed (unknown signal, normaliser, weight, ...)."""
+
+
+class InputError(QueryError):
+    """A query's image or audio cannot be used (format, size, length, fetching)."""
+
+
+class TooLargeError(InputError):
+    """An upload or request goes over a configured limit."""
+
+
+class AuthError(HybridError):
+    """The request lacks a valid API key for a protected operation."""
+
+
+class UnsupportedMediaError(InputError):
+    """An upload is in a format the server does not take."""

@@ -71,10 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, vectors
+    from hybrid.cli import align, serve, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
+    serve.add_parser(sub)
     return p
 
 

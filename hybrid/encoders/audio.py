@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import DecodeError, EncoderError, device, normalize
+from hybrid.encoders.base import DecodeError, EncoderError, TooLongError, device, normalize
 
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 60.0
@@ -74,7 +74,7 @@ def check_audio(samples: np.ndarray, *, label: str = "audio", max_seconds: float
         raise DecodeError(f"{label}: empty audio (no samples)")
     seconds = samples.size / SAMPLE_RATE
     if seconds > max_seconds:
-        raise DecodeError(f"{label}: audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
+        raise TooLongError(f"{label}: audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
     if not np.all(np.isfinite(samples)):
         raise DecodeError(f"{label}: audio has NaN or infinite samples")
     if _loudest_rms(samples) < silence_rms:
@@ -98,8 +98,8 @@ def _read_wav(data: bytes, label: str, max_seconds: float) -> np.ndarray | None:
             if rate != SAMPLE_RATE or width not in (1, 2, 3, 4):
                 return None
             if frames / rate > max_seconds:
-                raise DecodeError(f"{label}: audio is {frames / rate:.1f} s long; "
-                                  f"the limit is {max_seconds:g} s")
+                raise TooLongError(f"{label}: audio is {frames / rate:.1f} s long; "
+                                   f"the limit is {max_seconds:g} s")
             raw = w.readframes(frames)
     except (wave.Error, EOFError):
         return None
@@ -129,8 +129,8 @@ def _read_with_av(data: bytes, label: str, max_seconds: float) -> np.ndarray:
             if not container.streams.audio:
                 raise DecodeError(f"{label}: the file has no audio stream")
             if container.duration is not None and container.duration / 1e6 > max_seconds + 1:
-                raise DecodeError(f"{label}: audio is {container.duration / 1e6:.1f} s long; "
-                                  f"the limit is {max_seconds:g} s")
+                raise TooLongError(f"{label}: audio is {container.duration / 1e6:.1f} s long; "
+                                   f"the limit is {max_seconds:g} s")
         samples = decode_audio(io.BytesIO(data), sampling_rate=SAMPLE_RATE)
     except DecodeError:
         raise

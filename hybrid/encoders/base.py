@@ -28,6 +28,10 @@ class DecodeError(HybridError):
     """One input (image, audio) cannot be decoded; the reason names what is wrong."""
 
 
+class TooLongError(DecodeError):
+    """An input is over a configured limit (audio length, image pixels)."""
+
+
 @runtime_checkable
 class Encoder(Protocol):
     name: str  # registry name, e.g. "minilm"

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import DecodeError, EncoderError, device, normalize
+from hybrid.encoders.base import DecodeError, EncoderError, TooLongError, device, normalize
 
 # With OpenMP's default active waiting, torch's worker threads spin against each other
 # when the CPU is shared and run ~8x slower; passive waiting costs little when it is not.
@@ -63,15 +63,15 @@ def load_image(source: ImageSource | Any, max_pixels: int = MAX_PIXELS) -> Any:
             image = Image.open(stream)
             width, height = image.size
             if width * height > max_pixels:
-                raise DecodeError(f"{label}: image too large ({width}x{height} = "
+                raise TooLongError(f"{label}: image too large ({width}x{height} = "
                                   f"{width * height} pixels, limit {max_pixels})")
             image.load()
-    except DecodeError:
+    except DecodeError:  # TooLongError included
         raise
     except UnidentifiedImageError as e:
         raise DecodeError(f"{label}: not an image (unrecognised format)") from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise DecodeError(f"{label}: image too large ({e})") from e
+        raise TooLongError(f"{label}: image too large ({e})") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise DecodeError(f"{label}: corrupt or truncated image ({e})") from e
     return _to_rgb(image, label)

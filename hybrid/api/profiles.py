@@ -1,0 +1,40 @@
+"""Fusion profiles over HTTP: list, read (any version), save a new version."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from hybrid.api.app import services
+from hybrid.api.security import require_key
+from hybrid.errors import ProfileError
+from hybrid.planner.profile import Profile
+
+bp = Blueprint("profiles", __name__)
+
+
+@bp.get("/profiles")
+def list_profiles() -> Response:
+    store = services().profiles
+    return jsonify({"profiles": [{"name": n, "versions": store.versions(n)}
+                                 for n in store.names()]})
+
+
+@bp.get("/profiles/<name>")
+def get_profile(name: str) -> Response:
+    version = request.args.get("version")
+    if version is not None and not version.isdigit():
+        raise ProfileError("version must be a positive integer")
+    return jsonify(services().profiles.get(name, int(version) if version else None).to_dict())
+
+
+@bp.put("/profiles/<name>")
+@require_key
+def put_profile(name: str) -> tuple[Response, int]:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ProfileError("send the profile as a JSON object")
+    if body.get("name", name) != name:
+        raise ProfileError(f"the body names profile {body['name']!r}, the URL {name!r}")
+    profile = Profile.from_dict(body | {"name": name, "version": 1})
+    saved = services().profiles.save(profile)
+    return jsonify(saved.to_dict()), 201

@@ -1,0 +1,89 @@
+"""POST /search (JSON, or multipart with an image and/or audio file) and GET /search?q=."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, jsonify, request
+
+from hybrid.api.app import services
+from hybrid.api.metrics import observe_search
+from hybrid.errors import InputError, QueryError
+from hybrid.planner.plan import parse_request
+from hybrid.search.inputs import Limits, decode_audio, decode_image, fetch_image, from_base64
+
+bp = Blueprint("search", __name__)
+JSON_FIELDS = ("filter", "facets", "weights")  # sent as JSON text in forms and query strings
+
+
+@bp.route("/search", methods=["GET", "POST"])
+def search() -> Response:
+    svc = services()
+    data, image, audio = read_query(svc.limits)
+    req = parse_request(data, svc.engine.schema, image=image is not None,
+                        audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
+    name, _, version = (req.profile or svc.config["PROFILE"]).partition("@")
+    profile = svc.profiles.get(name, int(version) if version else None)
+    svc.refresh()
+    result = svc.searcher.search(req, profile, image=image, audio=audio)
+    observe_search(result)
+    return jsonify(result)
+
+
+def read_query(limits: Limits) -> tuple[dict[str, Any], Any, np.ndarray | None]:
+    """The request's fields, decoded image and decoded audio, whatever the encoding."""
+    image_bytes = audio_bytes = None
+    if request.method == "GET":
+        data: dict[str, Any] = _form(request.args)
+    elif request.mimetype == "multipart/form-data":
+        data = _form(request.form)
+        if "image" in request.files:
+            image_bytes = request.files["image"].read()
+        if "audio" in request.files:
+            audio_bytes = request.files["audio"].read()
+    elif request.mimetype == "application/json" or not request.mimetype:
+        body = request.get_json(force=True, silent=True) if request.get_data() else {}
+        if not isinstance(body, dict):
+            raise QueryError("the request body must be a JSON object")
+        data = dict(body)
+    else:
+        raise InputError(f"send application/json or multipart/form-data, not "
+                         f"{request.mimetype}")
+    for key, what in (("image_base64", "image"), ("audio_base64", "audio")):
+        if key in data:
+            raw = from_base64(data.pop(key), key)
+            if what == "image":
+                image_bytes = raw
+            else:
+                audio_bytes = raw
+    if "image_url" in data:
+        url = data.pop("image_url")
+        if image_bytes is not None:
+            raise QueryError("send one image: a file, image_base64 or image_url")
+        image_bytes = fetch_image(url, limits)
+    image = decode_image(image_bytes, limits) if image_bytes is not None else None
+    audio = decode_audio(audio_bytes, limits) if audio_bytes is not None else None
+    return data, image, audio
+
+
+def _form(values: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in values:
+        value = values.get(key)
+        if key in JSON_FIELDS:
+            try:
+                value = json.loads(value) if value else None
+            except json.JSONDecodeError as e:
+                raise QueryError(f"'{key}' must be JSON ({e})") from e
+        data[key] = value
+    if "query" in data:  # a multipart part holding the whole JSON request
+        try:
+            inner = json.loads(data.pop("query"))
+        except json.JSONDecodeError as e:
+            raise QueryError(f"'query' must be a JSON object ({e})") from e
+        if not isinstance(inner, dict):
+            raise QueryError("'query' must be a JSON object")
+        data = inner | data
+    return data

@@ -1,0 +1,62 @@
+"""`hybrid serve`: the search API under gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("serve", help="serve the search API over HTTP (gunicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=2, help="processes (default %(default)s)")
+    p.add_argument("--threads", type=int, default=4, help="threads per process")
+    p.add_argument("--timeout", type=int, default=120, help="seconds before a stuck "
+                   "worker is restarted")
+    p.add_argument("--no-warm", action="store_true",
+                   help="load encoders on first use instead of at start")
+    p.set_defaults(run=cmd_serve)
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    os.environ["HYBRID_INDEX"] = str(args.index)
+    if args.no_warm:
+        os.environ["HYBRID_WARM"] = "false"
+    # before any worker imports prometheus_client: every worker writes its metrics here
+    prom = tempfile.mkdtemp(prefix="hybrid-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers,
+                        "threads": args.threads, "worker_class": "gthread",
+                        "timeout": args.timeout, "graceful_timeout": 10,
+                        "accesslog": "-", "child_exit": _child_exit}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from hybrid.api import create_app
+
+            return create_app()
+
+    print(f"hybrid: serving {args.index} on http://{args.host}:{args.port} "
+          f"({args.workers} workers)", flush=True)
+    try:
+        Server().run()
+    finally:
+        shutil.rmtree(prom, ignore_errors=True)
+    return 0
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,181 @@
+"""From a search request and a fusion profile to the sub-queries to run and how to fuse
+them. Pure: no I/O; what the shell knows about the index (a signal's encoder missing,
+a vector field still empty) comes in as `unavailable`.
+
+Pagination is stable: every sub-query goes to the profile's depth whatever the page,
+so each page of a query slices the same fused ranking (sorted by score, then id), with
+no duplicates or gaps. Pages end at that depth (the result window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hybrid.engines.filters import normalize, normalize_facets
+from hybrid.engines.schema import TEXT as TEXT_KIND
+from hybrid.engines.schema import IndexSchema
+from hybrid.errors import QueryError
+from hybrid.planner.profile import AUDIO, IMAGE, KNN, LEXICAL, TEXT, Profile, valid_name
+
+MAX_SIZE = 100
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A validated query: which inputs it has (the image and audio themselves stay with
+    the shell), filters, facets, the page, the profile and inline weights."""
+
+    text: str = ""
+    image: bool = False
+    audio: bool = False
+    filter: dict[str, Any] | None = None
+    facets: dict[str, Any] = field(default_factory=dict)
+    page: int = 1
+    size: int = 10
+    profile: str | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    explain: bool = False
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def parse_request(data: Mapping[str, Any], schema: IndexSchema, *, image: bool = False,
+                  audio: bool = False, max_size: int = MAX_SIZE) -> SearchRequest:
+    """Validate a request body (JSON object, or form fields already parsed)."""
+    if not isinstance(data, Mapping):
+        raise QueryError("the request body must be a JSON object")
+    allowed = {"q", "filter", "facets", "page", "size", "profile", "weights", "explain",
+               "image_url", "image_base64", "audio_base64"}
+    unknown = set(data) - allowed
+    if unknown:
+        raise QueryError(f"unknown request key(s) {', '.join(sorted(unknown))}; "
+                         f"use {', '.join(sorted(allowed))}")
+    text = data.get("q", "") or ""
+    if not isinstance(text, str):
+        raise QueryError("'q' must be a string")
+    if len(text) > MAX_TEXT:
+        raise QueryError(f"'q' is {len(text)} characters long; the limit is {MAX_TEXT}")
+    page = _int(data.get("page", 1), "page", 1, 10_000)
+    size = _int(data.get("size", 10), "size", 1, max_size)
+    profile = data.get("profile")
+    if profile is not None and not _profile_ref(profile):
+        raise QueryError(f"'profile' must be a profile name, or name@version, got {profile!r}")
+    weights = data.get("weights") or {}
+    if not isinstance(weights, Mapping):
+        raise QueryError("'weights' maps signal names to numbers")
+    explain = data.get("explain", False)
+    if isinstance(explain, str):
+        explain = explain.lower() in ("1", "true", "yes", "on")
+    if not isinstance(explain, bool):
+        raise QueryError("'explain' must be true or false")
+    return SearchRequest(text=text.strip(), image=image, audio=audio,
+                         filter=normalize(data.get("filter"), schema),
+                         facets=normalize_facets(data.get("facets"), schema),
+                         page=page, size=size, profile=profile, weights=dict(weights),
+                         explain=explain)
+
+
+def _profile_ref(ref: Any) -> bool:
+    if not isinstance(ref, str):
+        return False
+    name, at, version = ref.partition("@")
+    return valid_name(name) and (not at or (version.isdigit() and 0 < len(version) < 10))
+
+
+def _int(v: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise QueryError(f"'{name}' must be an integer from {lo} to {hi}, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    signal: str
+    kind: str                 # lexical | knn
+    input: str                # text | image | audio
+    weight: float
+    depth: int
+    field: str | None = None  # knn
+    encoder: str | None = None
+    fields: dict[str, float] | None = None  # lexical: field -> boost
+
+
+@dataclass(frozen=True)
+class Plan:
+    subqueries: tuple[SubQuery, ...]
+    transcribe: bool          # audio given and some text signal runs: use its transcript
+    normalizer: str
+    combiner: str
+    missing: str | None
+    rrf_k: int
+    window: int               # how far pages go: the profile's depth
+    filter: dict[str, Any] | None
+    facets: dict[str, Any]
+    offset: int
+    size: int
+    explain: bool
+    skipped: dict[str, str]   # signal -> why it does not run for this query
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {q.signal: q.weight for q in self.subqueries}
+
+
+def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
+         unavailable: Mapping[str, str] | None = None) -> Plan:
+    """The sub-queries of `request` under `profile` (with the request's inline weights).
+
+    A signal runs when the query has its input (text, or audio whose transcript stands
+    for text), its weight is above 0, its field exists and the shell did not report it
+    unavailable. A query with no text, image or audio browses: BM25 signals alone, with
+    an empty query that matches every document passing the filter.
+    """
+    profile = profile.with_weights(request.weights) if request.weights else profile
+    unavailable = unavailable or {}
+    has = {TEXT: bool(request.text) or request.audio, IMAGE: request.image, AUDIO: request.audio}
+    browse = not any(has.values())
+    subqueries: list[SubQuery] = []
+    skipped: dict[str, str] = {}
+    for s in profile.signals:
+        reason = _why_not(s, has, browse, schema, unavailable)
+        if reason:
+            skipped[s.name] = reason
+            continue
+        subqueries.append(SubQuery(s.name, s.kind, s.input, s.weight, s.depth or profile.depth,
+                                   s.field, s.encoder, s.fields))
+    if not subqueries:
+        raise QueryError("no signal of profile "
+                         f"{profile.name!r} can answer this query: "
+                         + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    if request.offset >= profile.depth:
+        raise QueryError(f"page {request.page} starts at result {request.offset + 1}, beyond "
+                         f"the result window of {profile.depth} (the profile's depth)")
+    transcribe = request.audio and any(q.input == TEXT for q in subqueries)
+    return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,
+                profile.missing, profile.rrf_k, profile.depth, request.filter,
+                request.facets, request.offset, request.size, request.explain, skipped)
+
+
+def _why_not(s: Any, has: Mapping[str, bool], browse: bool, schema: IndexSchema,
+             unavailable: Mapping[str, str]) -> str | None:
+    if s.weight <= 0:
+        return "weight is 0"
+    if browse:
+        return None if s.kind == LEXICAL else "no text, image or audio to compare"
+    if not has[s.input]:
+        return f"the query has no {s.input}"
+    if s.kind == KNN and (s.field not in schema.vector_fields):
+        return f"the index has no vector field {s.field!r}"
+    if s.kind == LEXICAL and s.fields:
+        bad = [f for f in s.fields if f not in schema.fields
+               or schema.fields[f].kind != TEXT_KIND]
+        if bad:
+            return f"not text fields of the index: {', '.join(bad)}"
+    return unavailable.get(s.name)

@@ -1,0 +1,201 @@
+"""Fusion profiles: which signals a query may use, their weights (the α), how scores
+are normalised and combined, and how deep each sub-query goes. Named and versioned,
+round-tripping through `to_dict` / `from_dict`; stored as JSON beside the index.
+
+A signal is one sub-query: BM25 over text fields ("bm25"), or k-NN on one vector
+field fed by one input of the query. k-NN signals are named "<input>:<field>", e.g.
+"text:image_text_vector" is a text query, encoded into the image field's text space,
+searching product images. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hybrid.errors import ProfileError
+from hybrid.planner.fusion import COMBINER_NAMES, MISSING_POLICIES, NORMALIZERS, RRF_K
+
+LEXICAL, KNN = "lexical", "knn"
+TEXT, IMAGE, AUDIO = "text", "image", "audio"
+INPUTS = (TEXT, IMAGE, AUDIO)
+DEFAULT_DEPTH = 100
+MAX_DEPTH = 1000
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    kind: str                      # lexical | knn
+    input: str = TEXT              # which part of the query feeds it
+    weight: float = 1.0
+    field: str | None = None       # knn: the vector field
+    encoder: str | None = None     # knn: registry name of the query encoder
+    fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
+    depth: int | None = None       # overrides the profile's depth
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "input": self.input,
+                             "weight": self.weight}
+        for key in ("field", "encoder", "fields", "depth"):
+            if getattr(self, key) is not None:
+                d[key] = getattr(self, key)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Signal:
+        if not isinstance(d, Mapping):
+            raise ProfileError(f"a signal is an object, got {d!r}")
+        unknown = set(d) - {"name", "kind", "input", "weight", "field", "encoder", "fields",
+                            "depth"}
+        if unknown:
+            raise ProfileError(f"signal has unknown key(s) {', '.join(sorted(unknown))}")
+        kind = d.get("kind", KNN if d.get("field") else LEXICAL)
+        if kind not in (LEXICAL, KNN):
+            raise ProfileError(f"signal kind must be lexical or knn, got {kind!r}")
+        inp = d.get("input", TEXT)
+        if inp not in INPUTS:
+            raise ProfileError(f"signal input must be one of {', '.join(INPUTS)}, got {inp!r}")
+        if kind == LEXICAL and inp != TEXT:
+            raise ProfileError("a lexical signal takes text input (audio arrives as its "
+                               "transcript)")
+        fld, enc = d.get("field"), d.get("encoder")
+        if kind == KNN and (not isinstance(fld, str) or not isinstance(enc, str)):
+            raise ProfileError("a knn signal needs 'field' (vector field) and 'encoder'")
+        name = d.get("name") or ("bm25" if kind == LEXICAL else f"{inp}:{fld}")
+        fields = d.get("fields")
+        if fields is not None:
+            if not isinstance(fields, Mapping) or not fields:
+                raise ProfileError("'fields' maps text fields to boosts")
+            fields = {str(k): _number(v, f"boost of {k}", positive=True)
+                      for k, v in fields.items()}
+        depth = d.get("depth")
+        if depth is not None:
+            depth = _depth(depth)
+        return cls(str(name), kind, inp, _number(d.get("weight", 1.0), f"weight of {name}"),
+                   fld, enc, fields, depth)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    signals: tuple[Signal, ...]
+    version: int = 1
+    normalizer: str = "min_max"
+    combiner: str = "arithmetic_mean"
+    missing: str | None = None     # None: as OpenSearch does for the combiner
+    rrf_k: int = RRF_K
+    depth: int = DEFAULT_DEPTH
+    description: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. how a learned profile was fit
+
+    def __post_init__(self) -> None:
+        if not self.signals:
+            raise ProfileError("a profile needs at least one signal")
+        names = [s.name for s in self.signals]
+        if len(set(names)) != len(names):
+            raise ProfileError(f"signal names repeat: {', '.join(names)}")
+        if self.normalizer not in NORMALIZERS:
+            raise ProfileError(f"unknown normalizer {self.normalizer!r}; use one of "
+                               f"{', '.join(NORMALIZERS)}")
+        if self.combiner not in COMBINER_NAMES:
+            raise ProfileError(f"unknown combiner {self.combiner!r}; use one of "
+                               f"{', '.join(COMBINER_NAMES)}")
+        if self.missing is not None and self.missing not in MISSING_POLICIES:
+            raise ProfileError(f"missing must be one of {', '.join(MISSING_POLICIES)}")
+        if not isinstance(self.rrf_k, int) or self.rrf_k < 1:
+            raise ProfileError("rrf_k must be a positive integer")
+        if not isinstance(self.version, int) or self.version < 1:
+            raise ProfileError("version must be a positive integer")
+        _depth(self.depth)
+        if not valid_name(self.name):
+            raise ProfileError(f"profile name {self.name!r}: use letters, digits, - and _")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {s.name: s.weight for s in self.signals}
+
+    def signal(self, name: str) -> Signal:
+        for s in self.signals:
+            if s.name == name:
+                return s
+        raise ProfileError(f"profile {self.name!r} has no signal {name!r}; it has "
+                           f"{', '.join(s.name for s in self.signals)}")
+
+    def with_weights(self, weights: Mapping[str, Any]) -> Profile:
+        """The same profile with some weights replaced (inline weights of a request)."""
+        for name in weights:
+            self.signal(name)
+        signals = tuple(replace(s, weight=_number(weights[s.name], f"weight of {s.name}"))
+                        if s.name in weights else s for s in self.signals)
+        return replace(self, signals=signals)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "version": self.version,
+                             "description": self.description,
+                             "signals": [s.to_dict() for s in self.signals],
+                             "normalizer": self.normalizer, "combiner": self.combiner,
+                             "missing": self.missing, "rrf_k": self.rrf_k, "depth": self.depth}
+        if self.meta:
+            d["meta"] = self.meta
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Profile:
+        if not isinstance(d, Mapping):
+            raise ProfileError("a profile is a JSON object")
+        unknown = set(d) - {"name", "version", "description", "signals", "normalizer",
+                            "combiner", "missing", "rrf_k", "depth", "meta"}
+        if unknown:
+            raise ProfileError(f"profile has unknown key(s) {', '.join(sorted(unknown))}")
+        signals = d.get("signals")
+        if not isinstance(signals, Sequence) or isinstance(signals, str):
+            raise ProfileError("a profile needs 'signals', a list")
+        meta = d.get("meta", {})
+        if not isinstance(meta, Mapping):
+            raise ProfileError("'meta' must be an object")
+        return cls(name=d.get("name", "default"), signals=tuple(Signal.from_dict(s)
+                                                                 for s in signals),
+                   version=d.get("version", 1), normalizer=d.get("normalizer", "min_max"),
+                   combiner=d.get("combiner", "arithmetic_mean"), missing=d.get("missing"),
+                   rrf_k=d.get("rrf_k", RRF_K), depth=d.get("depth", DEFAULT_DEPTH),
+                   description=str(d.get("description", "")), meta=dict(meta))
+
+
+def valid_name(name: Any) -> bool:
+    return (isinstance(name, str) and 0 < len(name) <= 64
+            and all(c.isascii() and (c.isalnum() or c in "-_") for c in name))
+
+
+def _number(v: Any, what: str, positive: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ProfileError(f"{what} must be a finite number >= 0, got {v!r}")
+    if positive and v == 0:
+        raise ProfileError(f"{what} must be > 0")
+    return float(v)
+
+
+def _depth(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_DEPTH:
+        raise ProfileError(f"depth must be an integer from 1 to {MAX_DEPTH}, got {v!r}")
+    return v
+
+
+def default_profile() -> Profile:
+    """Every signal the default mapping offers. Text queries reach BM25, the text
+    vectors (e5-small) and the product images through MiniLM's text space, which the
+    image alignment maps images into; image queries reach both image fields; audio
+    queries are transcribed for the text signals and compared acoustically."""
+    return Profile(
+        name="default", description="static weights; fit better ones with hybrid learn",
+        signals=(
+            Signal("bm25", LEXICAL, TEXT, 0.3),
+            Signal("text:text_vector", KNN, TEXT, 0.4, "text_vector", "e5-small"),
+            Signal("text:image_text_vector", KNN, TEXT, 0.3, "image_text_vector", "minilm"),
+            Signal("image:image_vector", KNN, IMAGE, 0.5, "image_vector", "efficientnet-lite0"),
+            Signal("image:image_text_vector", KNN, IMAGE, 0.5, "image_text_vector",
+                   "aligned-image"),
+            Signal("audio:audio_vector", KNN, AUDIO, 0.2, "audio_vector", "whisper-acoustic"),
+        ))

@@ -1,0 +1,92 @@
+"""Fusion profiles on disk, beside the index: `<index>/profiles/<name>/v<N>.json`.
+
+Saving never overwrites: each save is a new version, written whole to a temporary
+file and then hard-linked to its name (which fails if the name is taken), so readers
+never see half a file and two processes saving at once get two versions. The latest version is the
+one searches use unless a request names another. "default" exists from the start
+(the built-in profile) until a version of it is saved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hybrid.errors import NotFoundError, ProfileError
+from hybrid.planner.profile import Profile, default_profile, valid_name
+
+_VERSION = re.compile(r"^v(\d+)\.json$")
+
+
+class ProfileStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def names(self) -> list[str]:
+        found = {p.name for p in self.root.glob("*") if p.is_dir() and self._versions(p.name)}
+        return sorted(found | {"default"})
+
+    def versions(self, name: str) -> list[int]:
+        self._check(name)
+        return self._versions(name) or ([1] if name == "default" else [])
+
+    def get(self, name: str = "default", version: int | None = None) -> Profile:
+        self._check(name)
+        versions = self._versions(name)
+        if not versions:
+            if name == "default" and version in (None, 1):
+                return default_profile()
+            raise NotFoundError(f"no profile named {name!r}; known: {', '.join(self.names())}")
+        v = version if version is not None else versions[-1]
+        path = self.root / name / f"v{v}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise NotFoundError(f"profile {name!r} has no version {v}; it has "
+                                f"{', '.join(map(str, versions))}") from e
+        except json.JSONDecodeError as e:
+            raise ProfileError(f"{path} is not valid JSON: {e}") from e
+        return Profile.from_dict(data)
+
+    def save(self, profile: Profile | dict[str, Any]) -> Profile:
+        """Store as the next version of its name; returns it with that version."""
+        if not isinstance(profile, Profile):
+            profile = Profile.from_dict(profile)
+        self._check(profile.name)
+        folder = self.root / profile.name
+        folder.mkdir(parents=True, exist_ok=True)
+        v = (self._versions(profile.name) or [0])[-1] + 1
+        if profile.name == "default" and v == 1:
+            v = 2  # version 1 of "default" is the built-in profile
+        tmp = folder / f".tmp-{uuid.uuid4().hex}"
+        try:
+            while True:
+                saved = replace(profile, version=v)
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(saved.to_dict(), f, indent=2)
+                    f.flush()
+                    os.fsync(f.fileno())
+                try:
+                    os.link(tmp, folder / f"v{v}.json")
+                    return saved
+                except FileExistsError:
+                    v += 1
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _versions(self, name: str) -> list[int]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in folder.iterdir()
+                      if (m := _VERSION.match(p.name)))
+
+    @staticmethod
+    def _check(name: str) -> None:
+        if not valid_name(name):
+            raise ProfileError(f"profile name {name!r}: use letters, digits, - and _")

@@ -1,0 +1,217 @@
+"""Run a plan: encode the query's inputs, run the sub-queries side by side, fuse,
+page, fetch the page's documents and count facets over the fused result set.
+
+The I/O shell around `hybrid.planner`: every decision about what to run and how to
+fuse is made there; this module talks to the engine and the encoders and keeps time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from hybrid.encoders.base import Encoder, EncoderError
+from hybrid.planner.fusion import Fused, fuse
+from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
+from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
+
+RETRY_UNAVAILABLE_S = 30.0  # how long a failed encoder load or an empty field is believed
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+
+
+def _load(name: str) -> Encoder:
+    from hybrid.encoders.registry import load_encoder
+
+    return load_encoder(name)
+
+
+def _transcribe(waveform: np.ndarray) -> str:
+    from hybrid.encoders.audio import get_transcriber
+
+    return get_transcriber().transcribe([waveform])[0].text
+
+
+class Searcher:
+    """Answers SearchRequests on one engine. Thread-safe; one per process."""
+
+    def __init__(self, engine: Any, *, encoder: Callable[[str], Encoder] = _load,
+                 transcribe: Callable[[np.ndarray], str] = _transcribe,
+                 threads: int = 6) -> None:
+        self.engine = engine
+        self.encoder = encoder
+        self.transcribe = transcribe
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="subquery")
+        self._lock = threading.Lock()
+        self._failed: dict[str, tuple[float, str]] = {}  # encoder -> (when, why)
+        self._counts: tuple[float, dict[str, int]] = (0.0, {})
+
+    # -- availability -----------------------------------------------------------------
+    def unavailable(self, profile: Profile) -> dict[str, str]:
+        """Signals of `profile` that cannot run now, and why: the encoder cannot load,
+        or the index holds no vectors in the field yet."""
+        counts = self._vector_counts()
+        out = {}
+        for s in profile.signals:
+            if s.kind != KNN or s.field is None or s.encoder is None:
+                continue
+            if counts.get(s.field, 0) == 0:
+                out[s.name] = f"no {s.field} vectors in the index yet (hybrid encode fills them)"
+                continue
+            why = self._encoder_problem(s.encoder)
+            if why:
+                out[s.name] = why
+        return out
+
+    def warm(self, profile: Profile) -> dict[str, str]:
+        """Load the encoders the profile needs; returns the signals that cannot run."""
+        for s in profile.signals:
+            if s.encoder:
+                self._encoder_problem(s.encoder)
+        return self.unavailable(profile)
+
+    def _vector_counts(self) -> dict[str, int]:
+        when, counts = self._counts
+        if time.monotonic() - when > RETRY_UNAVAILABLE_S or not counts:
+            vectors = self.engine.stats().get("vectors", {})
+            counts = {f: int(v.get("vectors", 0)) for f, v in vectors.items()}
+            self._counts = (time.monotonic(), counts)
+        return counts
+
+    def _encoder_problem(self, name: str) -> str | None:
+        with self._lock:
+            failed = self._failed.get(name)
+            if failed and time.monotonic() - failed[0] < RETRY_UNAVAILABLE_S:
+                return failed[1]
+        try:
+            self.encoder(name)
+        except EncoderError as e:
+            with self._lock:
+                self._failed[name] = (time.monotonic(), f"encoder {name} unavailable: {e}")
+                return self._failed[name][1]
+        return None
+
+    # -- search -----------------------------------------------------------------------
+    def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
+               audio: np.ndarray | None = None) -> dict[str, Any]:
+        start = time.perf_counter()
+        took: dict[str, float] = {}
+        the_plan = plan(request, profile, self.engine.schema, self.unavailable(profile))
+        text = request.text
+        transcript = None
+        if the_plan.transcribe and audio is not None:
+            t = time.perf_counter()
+            transcript = self.transcribe(audio).strip()
+            text = f"{text} {transcript}".strip()
+            took["transcribe"] = _ms(t)
+        inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
+        t = time.perf_counter()
+        vectors = self._encode(the_plan, inputs)
+        took["encode"] = _ms(t)
+        t = time.perf_counter()
+        results, sub_took = self._retrieve(the_plan, text, vectors)
+        took["retrieve"] = _ms(t)
+        t = time.perf_counter()
+        fused = fuse(results, the_plan.weights, normalizer=the_plan.normalizer,
+                     combiner=the_plan.combiner, rrf_k=the_plan.rrf_k,
+                     missing=the_plan.missing)
+        page = fused[the_plan.offset:the_plan.offset + the_plan.size]
+        took["fuse"] = _ms(t)
+        t = time.perf_counter()
+        docs = self.engine.get_many([f.id for f in page]) if page else {}
+        took["fetch"] = _ms(t)
+        facets: dict[str, Any] = {}
+        if the_plan.facets and fused:
+            t = time.perf_counter()
+            facets = self._facets(the_plan, [f.id for f in fused])
+            took["facets"] = _ms(t)
+        took["total"] = _ms(start)
+        return {
+            "query_id": uuid.uuid4().hex,
+            "profile": {"name": profile.name, "version": profile.version},
+            "total": len(fused), "page": request.page, "size": request.size,
+            "window": the_plan.window,
+            "hits": [self._hit(f, docs.get(f.id), the_plan.explain) for f in page],
+            "facets": facets,
+            "signals": [{"name": q.signal, "weight": q.weight, "hits": len(results[q.signal]),
+                         "took_ms": sub_took[q.signal]} for q in the_plan.subqueries],
+            "skipped": the_plan.skipped,
+            "transcript": transcript,
+            "took_ms": took,
+        }
+
+    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """One query vector per (encoder, input), the encoders running side by side."""
+        wanted = {(q.encoder, q.input) for q in the_plan.subqueries if q.kind == KNN}
+        futures: dict[tuple[str, str], Future[np.ndarray]] = {}
+        for enc, inp in sorted(wanted, key=str):
+            assert enc is not None
+            futures[(enc, inp)] = self.pool.submit(self._encode_one, enc, inputs[inp])
+        by_key = {k: f.result() for k, f in futures.items()}
+        return {q.signal: by_key[(q.encoder, q.input)] for q in the_plan.subqueries
+                if q.kind == KNN and q.encoder is not None}
+
+    def _encode_one(self, encoder: str, item: Any) -> np.ndarray:
+        return self.encoder(encoder).encode_queries([item])[0]
+
+    def _retrieve(self, the_plan: Plan, text: str, vectors: Mapping[str, np.ndarray]
+                  ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+        futures = {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                              vectors.get(q.signal))
+                   for q in the_plan.subqueries}
+        results, took = {}, {}
+        for name, fut in futures.items():
+            results[name], took[name] = fut.result()
+        return results, took
+
+    def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
+                 ) -> tuple[list[tuple[str, float]], float]:
+        t = time.perf_counter()
+        if q.kind == KNN:
+            assert q.field is not None and vector is not None
+            res = self.engine.knn_search(q.field, vector, k=q.depth, filter=the_plan.filter,
+                                         source=False)
+        else:
+            res = self.engine.lexical_search(text, fields=q.fields, filter=the_plan.filter,
+                                             size=q.depth, source=False)
+        return [(h.id, h.score) for h in res.hits], _ms(t)
+
+    def _facets(self, the_plan: Plan, ids: list[str]) -> dict[str, Any]:
+        """Facets count the fused result set (every document a page can reach)."""
+        flt: dict[str, Any] = {"terms": {"id": ids}}
+        if the_plan.filter:
+            flt = {"and": [the_plan.filter, flt]}
+        return self.engine.lexical_search("", filter=flt, facets=the_plan.facets, size=0,
+                                          source=False).facets
+
+    @staticmethod
+    def _hit(f: Fused, doc: Mapping[str, Any] | None, explain: bool) -> dict[str, Any]:
+        fields = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
+        hit: dict[str, Any] = {"id": f.id, "score": f.score, "fields": fields,
+                               "image_url": image_url(f.id, fields)}
+        if explain:
+            hit["explain"] = {name: s.to_dict() for name, s in f.signals.items()}
+        return hit
+
+
+def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
+    """Where a client gets the product's first image: its own URL, or this service's
+    /products/<id>/image for a file on the server's disk."""
+    images = fields.get("images") or []
+    if not images:
+        return None
+    first = str(images[0])
+    if first.startswith(("http://", "https://")):
+        return first
+    from urllib.parse import quote
+
+    return f"/products/{quote(doc_id, safe='')}/image"
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)

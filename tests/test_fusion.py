@@ -1,0 +1,125 @@
+"""Fusion pinned against hand-computed values, OpenSearch's normalization-processor
+rules, and ranx's implementation of RRF as a reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hybrid.planner.fusion import fuse, l2, min_max, z_score
+
+pytestmark = pytest.mark.unit
+
+A = [("a", 10.0), ("b", 6.0), ("c", 2.0)]
+B = [("b", 0.9), ("d", 0.5)]
+W = {"A": 0.4, "B": 0.6}
+
+
+def scores(fused: list) -> dict[str, float]:  # type: ignore[type-arg]
+    return {f.id: f.score for f in fused}
+
+
+def test_normalisers_follow_opensearch() -> None:
+    # min-max: the minimum becomes 0.001 so it stays ranked; all equal -> 1.0
+    assert min_max([10, 6, 2]) == [1.0, 0.5, 0.001]
+    assert min_max([3.0, 3.0]) == [1.0, 1.0]
+    assert min_max([]) == []
+    assert l2([10, 6, 2]) == pytest.approx([10 / math.sqrt(140), 6 / math.sqrt(140),
+                                            2 / math.sqrt(140)])
+    assert l2([0, 0]) == [0.001, 0.001]
+    # z-score with the sample standard deviation (std of 10, 6, 2 is 4); <= 0 -> 0.001
+    assert z_score([10, 6, 2]) == [1.0, 0.001, 0.001]
+    assert z_score([5.0]) == [1.0]
+
+
+def test_arithmetic_mean_counts_a_missing_signal_as_zero() -> None:
+    fused = fuse({"A": A, "B": B}, W)
+    assert [f.id for f in fused] == ["b", "a", "d", "c"]
+    assert scores(fused) == pytest.approx({"a": 0.4, "b": 0.8, "c": 0.0004, "d": 0.0006})
+    a = fused[1].signals
+    assert a["B"].missing and a["B"].raw is None and a["B"].normalized == 0.0
+    assert a["A"].rank == 1 and a["A"].raw == 10.0 and a["A"].normalized == 1.0
+
+
+def test_ignore_policy_renormalises_over_the_signals_that_found_the_document() -> None:
+    fused = fuse({"A": A, "B": B}, W, missing="ignore")
+    assert [f.id for f in fused] == ["a", "b", "c", "d"]  # c and d tie: id order
+    assert scores(fused) == pytest.approx({"a": 1.0, "b": 0.8, "c": 0.001, "d": 0.001})
+    assert fused[0].signals["B"].normalized is None
+
+
+def test_geometric_and_harmonic_means() -> None:
+    geo = scores(fuse({"A": A, "B": B}, W, combiner="geometric_mean"))
+    assert geo == pytest.approx({"a": 1.0, "b": 0.5 ** 0.4, "c": 0.001, "d": 0.001})
+    har = scores(fuse({"A": A, "B": B}, W, combiner="harmonic_mean"))
+    assert har["b"] == pytest.approx(1 / (0.4 / 0.5 + 0.6 / 1.0))
+    # "zero" makes a true product: any missing signal zeroes the geometric mean
+    strict = scores(fuse({"A": A, "B": B}, W, combiner="geometric_mean", missing="zero"))
+    assert strict["a"] == 0.0 and strict["b"] == pytest.approx(0.5 ** 0.4)
+
+
+def test_rrf_with_weights_and_constant() -> None:
+    got = scores(fuse({"A": A, "B": B}, W, combiner="rrf", rrf_k=60))
+    assert got == pytest.approx({"a": 0.4 / 61, "b": 0.4 / 62 + 0.6 / 61, "c": 0.4 / 63,
+                                 "d": 0.6 / 62})
+    got = scores(fuse({"A": A, "B": B}, {}, combiner="rrf", rrf_k=1))
+    assert got["b"] == pytest.approx(1 / 3 + 1 / 2)
+
+
+@pytest.mark.parametrize("combiner", ["arithmetic_mean", "geometric_mean", "harmonic_mean",
+                                      "rrf"])
+@pytest.mark.parametrize("normalizer", ["min_max", "l2", "z_score"])
+@pytest.mark.parametrize("missing", [None, "zero", "ignore"])
+def test_contributions_add_up_to_the_fused_score(combiner: str, normalizer: str,
+                                                 missing: str | None) -> None:
+    c = [("c", 3.0), ("a", 2.5), ("e", 0.1), ("b", 0.05)]
+    for f in fuse({"A": A, "B": B, "C": c}, {"A": 0.2, "B": 0.5, "C": 0.3},
+                  normalizer=normalizer, combiner=combiner, missing=missing):
+        assert sum(s.contribution for s in f.signals.values()) == pytest.approx(f.score)
+        assert set(f.signals) == {"A", "B", "C"}
+
+
+def test_any_number_of_subqueries() -> None:
+    lists = {f"s{i}": [(f"d{(i + j) % 30}", float(20 - j)) for j in range(20)]
+             for i in range(12)}
+    fused = fuse(lists, {name: 1.0 for name in lists})
+    assert len(fused) == 30 and len(fused[0].signals) == 12
+    assert fused == sorted(fused, key=lambda f: (-f.score, f.id))
+
+
+def test_duplicates_within_a_list_keep_the_first() -> None:
+    fused = fuse({"A": [("x", 3.0), ("x", 1.0), ("y", 2.0)]}, {"A": 1.0})
+    assert fused[0].signals["A"].raw == 3.0 and fused[1].signals["A"].rank == 2
+
+
+def test_unknown_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown combiner"):
+        fuse({"A": A}, {}, combiner="max")
+    with pytest.raises(ValueError, match="unknown normalizer"):
+        fuse({"A": A}, {}, normalizer="sigmoid")
+    with pytest.raises(ValueError, match="missing policy"):
+        fuse({"A": A}, {}, missing="min")
+
+
+def test_rrf_matches_ranx() -> None:
+    ranx = pytest.importorskip("ranx")
+    runs = [ranx.Run({"q": dict(A)}), ranx.Run({"q": dict(B)}),
+            ranx.Run({"q": {"d": 4.0, "c": 3.0, "a": 1.0}})]
+    ref = ranx.fuse(runs, method="rrf", params={"k": 60}).to_dict()["q"]
+    ours = scores(fuse({"A": A, "B": B, "C": [("d", 4.0), ("c", 3.0), ("a", 1.0)]}, {},
+                       combiner="rrf"))
+    assert ours == pytest.approx(ref)
+
+
+def test_weighted_sum_of_min_max_matches_ranx() -> None:
+    """ranx's min-max sends the minimum to 0 where OpenSearch keeps 0.001: lists whose
+    minimum is the same document in every list make the two agree up to that term."""
+    ranx = pytest.importorskip("ranx")
+    x = [("a", 10.0), ("b", 6.0), ("z", 2.0)]
+    y = [("b", 0.9), ("a", 0.7), ("z", 0.5)]
+    ref = ranx.fuse([ranx.Run({"q": dict(x)}), ranx.Run({"q": dict(y)})], norm="min-max",
+                    method="wsum", params={"weights": [0.4, 0.6]}).to_dict()["q"]
+    ours = scores(fuse({"x": x, "y": y}, {"x": 0.4, "y": 0.6}))
+    assert ours["a"] == pytest.approx(ref["a"]) and ours["b"] == pytest.approx(ref["b"])
+    assert ours["z"] == pytest.approx(0.001) and ref["z"] == pytest.approx(0.0)
