@@ -94,14 +94,14 @@ SCHEMAS: dict[str, Any] = {
                                    "additionalProperties": _ref("SignalScore")}}},
     "SearchResponse": {
         "type": "object",
-        "required": ["query_id", "profile", "total", "page", "size", "window", "hits",
+        "required": ["query_id", "profile", "total", "page", "size", "hits",
                      "facets", "signals", "skipped", "took_ms"],
         "properties": {
             "query_id": {"type": "string"},
             "profile": {"type": "object", "properties": {"name": {"type": "string"},
                                                          "version": {"type": "integer"}}},
             "total": {"type": "integer"}, "page": {"type": "integer"},
-            "size": {"type": "integer"}, "window": {"type": "integer"},
+            "size": {"type": "integer"},
             "hits": {"type": "array", "items": _ref("Hit")},
             "facets": {"type": "object", "additionalProperties": {"type": "array"}},
             "signals": {"type": "array", "items": {"type": "object"}},

@@ -4,7 +4,8 @@ a vector field still empty) comes in as `unavailable`.
 
 Pagination is stable: every sub-query goes to the profile's depth whatever the page,
 so each page of a query slices the same fused ranking (sorted by score, then id), with
-no duplicates or gaps. Pages end at that depth (the result window).
+no duplicates or gaps; `total` is the length of that ranking, the union of what the
+sub-queries returned.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hybrid.planner.profile import AUDIO, IMAGE, KNN, LEXICAL, TEXT, Profile, va
 
 MAX_SIZE = 100
 MAX_TEXT = 1000
+MAX_WINDOW = 10_000  # offset + size, as OpenSearch's index.max_result_window
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,11 @@ def parse_request(data: Mapping[str, Any], schema: IndexSchema, *, image: bool =
         raise QueryError("'q' must be a string")
     if len(text) > MAX_TEXT:
         raise QueryError(f"'q' is {len(text)} characters long; the limit is {MAX_TEXT}")
-    page = _int(data.get("page", 1), "page", 1, 10_000)
+    page = _int(data.get("page", 1), "page", 1, MAX_WINDOW)
     size = _int(data.get("size", 10), "size", 1, max_size)
+    if page * size > MAX_WINDOW:
+        raise QueryError(f"page {page} of size {size} ends beyond result {MAX_WINDOW}, the "
+                         "deepest a query pages")
     profile = data.get("profile")
     if profile is not None and not _profile_ref(profile):
         raise QueryError(f"'profile' must be a profile name, or name@version, got {profile!r}")
@@ -115,7 +120,6 @@ class Plan:
     combiner: str
     missing: str | None
     rrf_k: int
-    window: int               # how far pages go: the profile's depth
     filter: dict[str, Any] | None
     facets: dict[str, Any]
     offset: int
@@ -154,12 +158,9 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
         raise QueryError("no signal of profile "
                          f"{profile.name!r} can answer this query: "
                          + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    if request.offset >= profile.depth:
-        raise QueryError(f"page {request.page} starts at result {request.offset + 1}, beyond "
-                         f"the result window of {profile.depth} (the profile's depth)")
     transcribe = request.audio and any(q.input == TEXT for q in subqueries)
     return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,
-                profile.missing, profile.rrf_k, profile.depth, request.filter,
+                profile.missing, profile.rrf_k, request.filter,
                 request.facets, request.offset, request.size, request.explain, skipped)
 
 

@@ -43,11 +43,15 @@ def decode_image(data: bytes, limits: Limits, label: str = "image") -> Any:
         raise InputError(f"{label} is empty")
     from PIL import Image, UnidentifiedImageError
 
+    from hybrid.encoders.base import DecodeError
+
     try:
         fmt = Image.open(io.BytesIO(data)).format
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UnidentifiedImageError as e:
         raise UnsupportedMediaError(f"{label} is not an image in a known format "
                                     f"({', '.join(limits.image_formats)})") from e
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        raise DecodeError(f"{label}: corrupt or truncated image ({e})") from e
     if fmt not in limits.image_formats:
         raise UnsupportedMediaError(f"{label} is {fmt}; accepted formats: "
                                     f"{', '.join(limits.image_formats)}")

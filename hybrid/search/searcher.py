@@ -135,7 +135,6 @@ class Searcher:
             "query_id": uuid.uuid4().hex,
             "profile": {"name": profile.name, "version": profile.version},
             "total": len(fused), "page": request.page, "size": request.size,
-            "window": the_plan.window,
             "hits": [self._hit(f, docs.get(f.id), the_plan.explain) for f in page],
             "facets": facets,
             "signals": [{"name": q.signal, "weight": q.weight, "hits": len(results[q.signal]),

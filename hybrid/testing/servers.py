@@ -110,3 +110,51 @@ class CeleryWorker:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class ApiServer:
+    """`hybrid serve` on a free port, in its own process group; `start` returns when
+    /readyz answers 200 from every worker it asked (each loads its encoders)."""
+
+    def __init__(self, index: Path, log: Path, *, workers: int = 2, api_key: str | None = None,
+                 env: dict[str, str] | None = None, warm: bool = True) -> None:
+        self.index, self.log, self.workers, self.warm = index, log, workers, warm
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra = {"HF_HUB_OFFLINE": "1", **(env or {})}
+        if api_key:
+            self.extra["HYBRID_API_KEY"] = api_key
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 180) -> None:
+        import requests
+
+        out = self.log.open("ab")
+        args = [sys.executable, "-m", "hybrid.cli.main", "--index", str(self.index), "serve",
+                "--port", str(self.port), "--workers", str(self.workers)]
+        self.proc = subprocess.Popen(args + ([] if self.warm else ["--no-warm"]), cwd=REPO,
+                                     env={**os.environ, **self.extra}, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline, ready = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("hybrid serve exited:\n" + self.log.read_text()[-3000:])
+            try:
+                ok = requests.get(f"{self.url}/readyz", timeout=5).status_code == 200
+            except requests.RequestException:
+                ok = False
+            ready = ready + 1 if ok else 0
+            if ready >= 4 * self.workers:  # answered by every worker, most likely
+                return
+            time.sleep(0.1 if ok else 0.5)
+        self.stop()
+        raise RuntimeError("hybrid serve did not get ready:\n" + self.log.read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()

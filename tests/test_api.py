@@ -1,0 +1,263 @@
+"""The search API over real HTTP: `hybrid serve` (gunicorn, 2 workers) on a small
+real index with text, image and aligned-image vectors."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import struct
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hybrid.testing.servers import ApiServer
+
+requests = pytest.importorskip("requests")
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+KEY = "test-key-123"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: Any, shared_data: Path) -> Any:
+    from api_index import build
+
+    folder = tmp_path_factory.mktemp("api")
+    index, env = build(folder, shared_data)
+    server = ApiServer(index, folder / "serve.log", api_key=KEY, env={
+        **env, "HYBRID_MAX_CONTENT_LENGTH": "2000000", "HYBRID_MAX_IMAGE_BYTES": "1000000"})
+    server.start()
+    yield server
+    server.stop()
+
+
+def search(api: Any, **body: Any) -> dict[str, Any]:
+    r = requests.post(f"{api.url}/search", json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def catalog_image(shared_data: Path, product: str) -> bytes:
+    return (shared_data / "catalog" / "images" / "fashion" / f"{product[1:]}.jpg").read_bytes()
+
+
+def wav(seconds: float, amplitude: int = 0) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(struct.pack("<h", amplitude) * int(16000 * seconds))
+    return buf.getvalue()
+
+
+def check_explained(hit: dict[str, Any]) -> None:
+    parts = hit["explain"].values()
+    assert sum(p["contribution"] for p in parts) == pytest.approx(hit["score"], abs=1e-9)
+    for p in parts:
+        assert p["missing"] == (p["raw"] is None)
+        if not p["missing"]:
+            assert 0 < p["normalized"] <= 1 and p["rank"] >= 1
+
+
+def test_text_query_is_fused_and_explained(api: Any) -> None:
+    res = search(api, q="navy blue shirt", explain=True, size=5)
+    assert [s["name"] for s in res["signals"]] == ["bm25", "text:text_vector",
+                                                   "text:image_text_vector"]
+    assert res["profile"] == {"name": "default", "version": 1}
+    assert re.fullmatch(r"[0-9a-f]{32}", res["query_id"])
+    top = res["hits"][0]
+    assert "shirt" in top["fields"]["title"].lower()
+    assert top["image_url"] == f"/products/{top['id']}/image"
+    for hit in res["hits"]:
+        check_explained(hit)
+    assert [h["score"] for h in res["hits"]] == sorted((h["score"] for h in res["hits"]),
+                                                       reverse=True)
+    assert {"encode", "retrieve", "fuse", "fetch", "total"} <= set(res["took_ms"])
+    img = requests.get(api.url + top["image_url"], timeout=10)
+    assert img.status_code == 200 and img.headers["Content-Type"] == "image/jpeg"
+
+
+def test_get_search_for_simple_use(api: Any) -> None:
+    r = requests.get(f"{api.url}/search", params={"q": "track pants", "size": 3}, timeout=60)
+    assert r.status_code == 200 and len(r.json()["hits"]) == 3
+
+
+def test_image_upload_finds_the_product_itself(api: Any, shared_data: Path) -> None:
+    r = requests.post(f"{api.url}/search", files={"image": ("p.jpg",
+                                                            catalog_image(shared_data, "f15970"),
+                                                            "image/jpeg")},
+                      data={"explain": "true", "size": "5"}, timeout=120)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    assert [s["name"] for s in res["signals"]] == ["image:image_vector",
+                                                   "image:image_text_vector"]
+    assert res["hits"][0]["id"] == "f15970"
+    for hit in res["hits"]:
+        check_explained(hit)
+
+
+def test_text_and_image_together(api: Any, shared_data: Path) -> None:
+    image = base64.b64encode(catalog_image(shared_data, "f21379")).decode()
+    res = search(api, q="black track pants", image_base64=image, explain=True)
+    assert len(res["signals"]) == 5
+    assert res["hits"][0]["id"] == "f21379"
+    check_explained(res["hits"][0])
+
+
+def test_spoken_query_is_transcribed(api: Any, shared_data: Path) -> None:
+    clip = json.loads((shared_data / "dev" / "spoken" / "queries.jsonl").read_text()
+                      .splitlines()[0])
+    audio = (shared_data / "dev" / clip["audio"]).read_bytes()
+    r = requests.post(f"{api.url}/search", files={"audio": ("q.wav", audio, "audio/wav")},
+                      timeout=300)
+    assert r.status_code == 200, r.text
+    res = r.json()
+    words = set(clip["transcript"].lower().split())
+    assert words & set(re.findall(r"[a-z]+", res["transcript"].lower()))
+    assert "bm25" in [s["name"] for s in res["signals"]]
+    assert "no audio_vector vectors" in res["skipped"]["audio:audio_vector"]
+    assert res["hits"]
+
+
+def test_filters_and_facets(api: Any) -> None:
+    res = search(api, q="shirt", filter={"term": {"attributes.gender": "Women"}},
+                 facets={"colour": {"terms": {"field": "attributes.colour", "size": 50}},
+                         "type": {"terms": {"field": "category", "size": 50}}}, size=100)
+    assert res["total"] == len(res["hits"]) > 0
+    assert all(h["fields"]["attributes"]["gender"] == "Women" for h in res["hits"])
+    colours: dict[str, int] = {}
+    for h in res["hits"]:
+        c = h["fields"]["attributes"]["colour"]
+        colours[c] = colours.get(c, 0) + 1
+    assert {f["key"]: f["count"] for f in res["facets"]["colour"]} == colours
+
+
+def test_pages_have_no_duplicates_or_gaps(api: Any) -> None:
+    whole = search(api, q="men casual shirt", size=100)
+    whole["hits"] += search(api, q="men casual shirt", size=100, page=2)["hits"]
+    total = whole["total"]
+    assert 100 < total < 200
+    seen: list[str] = []
+    page = 1
+    while len(seen) < total:
+        res = search(api, q="men casual shirt", size=7, page=page)
+        assert res["total"] == total
+        seen += [h["id"] for h in res["hits"]]
+        page += 1
+    assert seen == [h["id"] for h in whole["hits"]]
+    assert len(set(seen)) == total
+    past = search(api, q="men casual shirt", size=7, page=page)
+    assert past["hits"] == [] and past["total"] == total
+
+
+def test_writes_need_the_key(api: Any) -> None:
+    product = [{"id": "k1", "title": "Keyless zebra lamp"}]
+    assert requests.post(f"{api.url}/products", json=product, timeout=10).status_code == 401
+    bad = requests.post(f"{api.url}/products", json=product, timeout=10,
+                        headers={"X-API-Key": "wrong"})
+    assert bad.status_code == 401 and bad.headers["Content-Type"] == "application/problem+json"
+    assert requests.delete(f"{api.url}/products/f15970", timeout=10).status_code == 401
+    assert requests.put(f"{api.url}/profiles/x", json={"signals": [{"kind": "lexical"}]},
+                        timeout=10).status_code == 401
+    assert requests.get(f"{api.url}/admin/stats", timeout=10).status_code == 401
+
+
+def test_ingest_over_http(api: Any) -> None:
+    batch = {"products": [{"id": "z1", "title": "Quokka plush toy", "brand": "Zoo"},
+                          {"id": "z2", "title": "Quokka travel mug", "price": "12.50"},
+                          {"id": "z3"}]}
+    r = requests.post(f"{api.url}/products", json=batch, headers=AUTH, timeout=30)
+    assert r.status_code == 207, r.text
+    body = r.json()
+    assert body["written"] == 2 and body["rejected"] == 1
+    assert body["items"][2]["status"] == "rejected" and "title" in body["items"][2]["error"]
+    deadline = time.monotonic() + 5  # the other worker sees it within its refresh interval
+    while time.monotonic() < deadline:
+        ids = {h["id"] for h in search(api, q="quokka", weights={
+            "text:text_vector": 0, "text:image_text_vector": 0})["hits"]}
+        if ids == {"z1", "z2"}:
+            break
+        time.sleep(0.2)
+    assert ids == {"z1", "z2"}
+    assert requests.get(f"{api.url}/products/z2", timeout=10).json()["price"] == 12.5
+    assert requests.delete(f"{api.url}/products/z1", headers=AUTH, timeout=10).status_code == 200
+    assert requests.delete(f"{api.url}/products/z1", headers=AUTH, timeout=10).status_code == 404
+    requests.delete(f"{api.url}/products/z2", headers=AUTH, timeout=10)
+
+
+def test_profiles_by_name_and_version(api: Any) -> None:
+    lexical = {"signals": [{"kind": "lexical", "fields": {"title": 1.0}}], "depth": 50}
+    r = requests.put(f"{api.url}/profiles/titles", json=lexical, headers=AUTH, timeout=10)
+    assert r.status_code == 201 and r.json()["version"] == 1
+    r = requests.put(f"{api.url}/profiles/titles", json=lexical | {"combiner": "rrf"},
+                     headers=AUTH, timeout=10)
+    assert r.json()["version"] == 2
+    res = search(api, q="shirt", profile="titles@1")
+    assert res["profile"] == {"name": "titles", "version": 1} and res["total"] <= 50
+    assert [s["name"] for s in res["signals"]] == ["bm25"]
+    assert search(api, q="shirt", profile="titles")["profile"]["version"] == 2
+    listed = requests.get(f"{api.url}/profiles", timeout=10).json()["profiles"]
+    assert {"name": "titles", "versions": [1, 2]} in listed
+    inline = search(api, q="shirt", weights={"bm25": 0, "text:image_text_vector": 0})
+    assert [s["name"] for s in inline["signals"]] == ["text:text_vector"]
+
+
+@pytest.mark.parametrize("kwargs, status, detail", [
+    ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
+     "JSON object"),
+    ({"data": b"q=x", "headers": {"Content-Type": "text/plain"}}, 400, "multipart"),
+    ({"json": {"q": "x", "page": 200, "size": 100}}, 400, "beyond result 10000"),
+    ({"json": {"q": "x", "profile": "nope"}}, 404, "no profile named 'nope'"),
+    ({"json": {"q": "x", "filter": {"term": {"weight": 3}}}}, 400, "cannot filter"),
+    ({"json": {"image_url": "http://127.0.0.1/x.jpg"}}, 400, "disabled"),
+    ({"files": {"image": ("x.jpg", b"\x00" * 5000, "image/jpeg")}}, 415, "not an image"),
+    ({"files": {"image": ("x.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 1_100_000)}}, 413,
+     "limit is 1000000"),
+    ({"data": b"x" * 2_100_000, "headers": {"Content-Type": "application/json"}}, 413,
+     "limit of 2000000 bytes"),
+    ({"files": {"audio": ("a.wav", wav(31, 3000), "audio/wav")}}, 413, "limit is 30 s"),
+    ({"files": {"audio": ("a.wav", wav(1), "audio/wav")}}, 400, "silent"),
+])
+def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], status: int,
+                                          detail: str) -> None:
+    r = requests.post(f"{api.url}/search", timeout=60, **kwargs)
+    assert r.status_code == status, r.text
+    assert r.headers["Content-Type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == status and detail in body["detail"]
+    assert body["type"].startswith("/problems/") and body["title"]
+
+
+def test_ops_endpoints(api: Any) -> None:
+    assert requests.get(f"{api.url}/healthz", timeout=10).json() == {"status": "ok"}
+    ready = requests.get(f"{api.url}/readyz", timeout=10).json()
+    assert ready["documents"] >= 170
+    metrics = requests.get(f"{api.url}/metrics", timeout=10).text
+    assert re.search(r'hybrid_http_requests_total\{endpoint="/search",method="POST",'
+                     r'status="200"\} [1-9]', metrics)
+    assert "hybrid_search_phase_seconds_bucket" in metrics
+    stats = requests.get(f"{api.url}/admin/stats", headers=AUTH, timeout=10).json()
+    assert stats["vectors"]["text_vector"]["vectors"] >= 170
+
+
+def test_openapi_describes_every_endpoint(api: Any) -> None:
+    from hybrid.api import create_app
+
+    spec = requests.get(f"{api.url}/openapi.json", timeout=10).json()
+    assert spec["openapi"] == "3.1.0"
+    app = create_app({"WARM": False, "INDEX": str(api.index)})
+    routes: set[tuple[str, str]] = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + {"product_id": "id"}.get(
+            m.group(1), m.group(1)) + "}", rule.rule)
+        routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(p, m) for p, ops in spec["paths"].items() for m in ops}
+    assert routes == described
