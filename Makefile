@@ -1,4 +1,5 @@
-# make demo: install into .venv and index + search the shared catalog on the embedded engine.
+# make demo: install into .venv, index the shared catalog on the embedded engine, search it,
+#            then serve the search API (Ctrl-C stops it).
 # make test: install into .venv and run the test suite.
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_CATALOG ?= $(or $(HYBRID_DEMO_CATALOG),../shared/data/catalog/products.jsonl)
 DEMO_INDEX ?= var/demo-index
+DEMO_PORT ?= 8000
 
 .PHONY: install demo test lint bench clean
 
@@ -22,12 +24,13 @@ demo: install
 	@catalog="$(DEMO_CATALOG)"; [ -d "$$catalog" ] && catalog="$$catalog/products.jsonl"; \
 	export HF_HUB_OFFLINE=1; \
 	$(VENV)/bin/hybrid align --catalog "$$catalog" --field-map mappings/catalog-shared.json && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json --fresh && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) status && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 
 test: install
 	$(PY) -m pytest -q

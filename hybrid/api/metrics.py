@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -28,7 +29,7 @@ SUBQUERIES = Histogram("hybrid_subquery_seconds", "time per sub-query", ["signal
 PRODUCTS = Counter("hybrid_products_written_total", "products written over HTTP", ["outcome"])
 
 
-def observe_search(result: dict) -> None:  # type: ignore[type-arg]
+def observe_search(result: dict[str, Any]) -> None:
     for phase, ms in result.get("took_ms", {}).items():
         PHASES.labels(phase).observe(ms / 1000)
     for s in result.get("signals", []):

@@ -7,7 +7,7 @@ from typing import Any
 from hybrid import __version__
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
-KEYED = [{"bearer": []}, {"apiKey": []}]
+KEYED: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
 
 def _problems(*codes: int) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def add_products() -> tuple[Response, int]:
             results[i] = ({"id": res.id, "status": "written"} if res.ok else
                           {"id": res.id, "status": "rejected", "error": res.error})
         svc.refresh(force=True)
-    written = [d for d, i in zip(docs, where) if results[i]["status"] == "written"]
+    written = [d for d, i in zip(docs, where, strict=True) if results[i]["status"] == "written"]
     PRODUCTS.labels("written").inc(len(written))
     PRODUCTS.labels("rejected").inc(len(items) - len(written))
     vectors = _fill_vectors(svc, written) if written else "none"

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from typing import Any
 
+from hybrid.errors import HybridError
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", help="serve the search API over HTTP (gunicorn)")
@@ -17,6 +19,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=4, help="threads per process")
     p.add_argument("--timeout", type=int, default=120, help="seconds before a stuck "
                    "worker is restarted")
+    p.add_argument("--example", default="women black handbags",
+                   help="the query the start-up banner suggests")
     p.add_argument("--no-warm", action="store_true",
                    help="load encoders on first use instead of at start")
     p.set_defaults(run=cmd_serve)
@@ -24,7 +28,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
+    try:
+        import flask  # noqa: F401
+        import prometheus_client  # noqa: F401
+        from gunicorn.app.base import BaseApplication
+    except ImportError as e:
+        raise HybridError(f"hybrid serve needs the API extra: pip install 'hybrid[api]' ({e})"
+                          ) from e
 
     os.environ["HYBRID_INDEX"] = str(args.index)
     if args.no_warm:
@@ -33,12 +43,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     prom = tempfile.mkdtemp(prefix="hybrid-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers,
                         "threads": args.threads, "worker_class": "gthread",
                         "timeout": args.timeout, "graceful_timeout": 10,
-                        "accesslog": "-", "child_exit": _child_exit}
+                        "accesslog": "-", "child_exit": _child_exit,
+                        "when_ready": lambda server: print(_banner(args), flush=True)}
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
@@ -47,13 +58,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             return create_app()
 
-    print(f"hybrid: serving {args.index} on http://{args.host}:{args.port} "
-          f"({args.workers} workers)", flush=True)
     try:
         Server().run()
     finally:
         shutil.rmtree(prom, ignore_errors=True)
     return 0
+
+
+def _banner(args: argparse.Namespace) -> str:
+    from urllib.parse import quote_plus
+
+    url = f"http://{args.host}:{args.port}"
+    return (f"\nhybrid: serving {args.index} at {url} ({args.workers} workers; Ctrl-C stops)\n"
+            f"  try:  curl '{url}/search?q={quote_plus(args.example)}&size=5&explain=true'\n"
+            f"        curl -F image=@photo.jpg -F size=5 {url}/search\n"
+            f"  API:  {url}/openapi.json   health: {url}/readyz   metrics: {url}/metrics\n")
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -74,7 +74,8 @@ def check_audio(samples: np.ndarray, *, label: str = "audio", max_seconds: float
         raise DecodeError(f"{label}: empty audio (no samples)")
     seconds = samples.size / SAMPLE_RATE
     if seconds > max_seconds:
-        raise TooLongError(f"{label}: audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
+        raise TooLongError(f"{label}: audio is {seconds:.1f} s long; "
+                           f"the limit is {max_seconds:g} s")
     if not np.all(np.isfinite(samples)):
         raise DecodeError(f"{label}: audio has NaN or infinite samples")
     if _loudest_rms(samples) < silence_rms:

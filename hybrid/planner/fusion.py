@@ -74,11 +74,11 @@ NORMALIZERS: dict[str, Callable[[Sequence[float]], list[float]]] = {
 
 def arithmetic_mean(scores: Sequence[float], weights: Sequence[float]) -> float:
     total = sum(weights)
-    return sum(w * s for s, w in zip(scores, weights)) / total if total else 0.0
+    return sum(w * s for s, w in zip(scores, weights, strict=True)) / total if total else 0.0
 
 
 def geometric_mean(scores: Sequence[float], weights: Sequence[float]) -> float:
-    pairs = [(s, w) for s, w in zip(scores, weights) if s > 0 and w > 0]
+    pairs = [(s, w) for s, w in zip(scores, weights, strict=True) if s > 0 and w > 0]
     total = sum(w for _, w in pairs)
     if not total:
         return 0.0
@@ -86,7 +86,7 @@ def geometric_mean(scores: Sequence[float], weights: Sequence[float]) -> float:
 
 
 def harmonic_mean(scores: Sequence[float], weights: Sequence[float]) -> float:
-    pairs = [(s, w) for s, w in zip(scores, weights) if s > 0 and w > 0]
+    pairs = [(s, w) for s, w in zip(scores, weights, strict=True) if s > 0 and w > 0]
     total = sum(w for _, w in pairs)
     return total / sum(w / s for s, w in pairs) if total else 0.0
 
@@ -147,7 +147,7 @@ def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
         else:
             norm = NORMALIZERS[normalizer](raw)
         per_signal[name] = {doc: (s, r, n) for r, ((doc, s), n)
-                            in enumerate(zip(ranked, norm), start=1)}
+                            in enumerate(zip(ranked, norm, strict=True), start=1)}
     docs: dict[str, None] = {}
     for name in names:
         docs.update(dict.fromkeys(per_signal[name]))
@@ -186,19 +186,19 @@ def _fuse_one(doc: str, names: Sequence[str],
     scores = [s for _, s, _ in used]
     ws = [w for _, _, w in used]
     if combiner == RRF:
-        terms = [w * s for s, w in zip(scores, ws)]
+        terms = [w * s for s, w in zip(scores, ws, strict=True)]
         score = sum(terms)
     elif combiner == "arithmetic_mean":
         total = sum(ws)
-        terms = [w * s / total if total else 0.0 for s, w in zip(scores, ws)]
+        terms = [w * s / total if total else 0.0 for s, w in zip(scores, ws, strict=True)]
         score = sum(terms)
-    elif policy == "zero" and any(s == 0.0 and w > 0 for s, w in zip(scores, ws)):
+    elif policy == "zero" and any(s == 0.0 and w > 0 for s, w in zip(scores, ws, strict=True)):
         score, terms = 0.0, [0.0] * len(used)  # a true product or harmonic mean with a 0
     else:
         score = COMBINERS[combiner](scores, ws)
-        shares = [w * s for s, w in zip(scores, ws)]
+        shares = [w * s for s, w in zip(scores, ws, strict=True)]
         total = sum(shares)
         terms = [score * x / total if total else 0.0 for x in shares]
-    for (name, _, _), term in zip(used, terms):
+    for (name, _, _), term in zip(used, terms, strict=True):
         signals[name].contribution = term
     return Fused(doc, score, signals)

@@ -1,0 +1,234 @@
+#!/usr/bin/env python
+"""End-to-end HTTP benchmark of `hybrid serve` (gunicorn, 2 workers) at 100,000 products.
+
+The index: the 7,116 real products of the shared catalog, each repeated with a variant
+word in its title until there are --products of them; every copy carries the real
+vectors of its product (e5-small text, EfficientNet-Lite0 image, aligned image) with a
+little noise, so scores have the spread of real data. Vectors are encoded once and
+cached under var/cache/bench-api; the index is built once per setting under var/bench.
+
+Queries: dev fashion_text (text), dev fashion_image photos (image) and the two
+together (combined), sent one at a time for latency, then from --clients threads at
+once for requests per second. "Encoding excluded" subtracts the time the server
+reports for encoding the query (and transcribing it) from each request's latency. The
+planner's overhead is, per request, the fused query's server time without encoding
+divided by its slowest sub-query's time.
+
+Prints a JSON object, then a table. Needs `hybrid align` to have run for the aligned
+image signals (otherwise they are skipped and the JSON says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data"
+FIELD_MAP = REPO / "mappings" / "catalog-shared.json"
+VARIANTS = ("classic", "new", "premium", "basic", "sport", "lite", "plus", "pro", "edition",
+            "original", "urban", "studio", "select", "prime", "vintage", "essential")
+TARGETS = [("planner overhead p50 (fused / slowest sub-query)", "overhead_ratio_p50", "<=", 1.2)]
+
+
+def products() -> list[Any]:
+    from hybrid.catalog import FieldMapping, iter_catalog
+
+    return list(iter_catalog(DATA / "catalog" / "products.jsonl",
+                             FieldMapping.load(FIELD_MAP)))
+
+
+def catalog_vectors(items: list[Any]) -> dict[str, np.ndarray]:
+    """Real vectors of every catalog product, encoded once and cached."""
+    from hybrid.encoders.image import load_image
+    from hybrid.encoders.registry import load_encoder, version_of
+    from hybrid.ingest.plan import product_text
+
+    key = hashlib.sha256("|".join([version_of("e5-small"), version_of("efficientnet-lite0"),
+                                   version_of("aligned-image"), str(len(items))])
+                         .encode()).hexdigest()[:16]
+    path = REPO / "var" / "cache" / "bench-api" / f"vectors-{key}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    print(f"encoding {len(items)} products once (cached in {path})", file=sys.stderr)
+    text = load_encoder("e5-small").encode_documents([product_text(p.to_dict()) for p in items])
+    images = load_encoder("efficientnet-lite0")
+    feats = []
+    for i in range(0, len(items), 64):
+        feats.append(images.encode_documents([load_image(p.images[0])
+                                              for p in items[i:i + 64]]))
+    image = np.concatenate(feats)
+    aligned = load_encoder("aligned-image").map_features(image)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, text_vector=text, image_vector=image, image_text_vector=aligned)
+    return {"text_vector": text, "image_vector": image, "image_text_vector": aligned}
+
+
+def build(n: int, items: list[Any], vecs: dict[str, np.ndarray], seed: int = 5) -> Path:
+    from hybrid.engines.embedded import EmbeddedEngine
+
+    index = REPO / "var" / "bench" / f"api-{n}"
+    marker = index / "bench.json"
+    if marker.exists() and json.loads(marker.read_text()).get("n") == n:
+        return index
+    import shutil
+
+    shutil.rmtree(index, ignore_errors=True)
+    rng = np.random.default_rng(seed)
+    engine = EmbeddedEngine(index)
+    start = time.perf_counter()
+    batch: list[dict[str, Any]] = []
+    for i in range(n):
+        p, copy = items[i % len(items)], i // len(items)
+        doc = p.to_dict()
+        if copy:
+            doc["id"] = f"{p.id}~{copy}"
+            doc["title"] = f"{p.title} {VARIANTS[int(rng.integers(len(VARIANTS)))]}"
+        doc["vectors"] = {f: _jitter(v[i % len(items)], rng, 0.03 if copy else 0.0)
+                          for f, v in vecs.items()}
+        batch.append(doc)
+        if len(batch) == 5000:
+            engine.add(batch)
+            batch = []
+            print(f"  {i + 1} products", file=sys.stderr)
+    if batch:
+        engine.add(batch)
+    engine.commit()
+    engine.close()
+    marker.write_text(json.dumps({"n": n, "build_s": round(time.perf_counter() - start, 1)}))
+    return index
+
+
+def _jitter(v: np.ndarray, rng: np.random.Generator, sigma: float) -> list[float]:
+    if sigma:
+        v = v + rng.normal(0, sigma / np.sqrt(v.size), v.size).astype(np.float32)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+def queries(n_image: int) -> dict[str, list[dict[str, Any]]]:
+    text = [json.loads(line)["text"] for line in
+            (DATA / "dev" / "fashion_text" / "queries.jsonl").read_text().splitlines()]
+    photos = [json.loads(line)["image"] for line in
+              (DATA / "dev" / "fashion_image" / "queries.jsonl").read_text().splitlines()]
+    images = [base64.b64encode((DATA / "dev" / p).read_bytes()).decode()
+              for p in photos[:n_image]]
+    return {"text": [{"q": q} for q in text],
+            "image": [{"image_base64": b} for b in images],
+            "combined": [{"q": text[i % len(text)], "image_base64": b}
+                         for i, b in enumerate(images)]}
+
+
+def measure(url: str, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    import requests
+
+    session = requests.Session()
+    wall, excl, ratio = [], [], []
+    skipped: set[str] = set()
+    for body in bodies:
+        t = time.perf_counter()
+        r = session.post(f"{url}/search", json=body, timeout=120)
+        ms = (time.perf_counter() - t) * 1000
+        r.raise_for_status()
+        res = r.json()
+        took = res["took_ms"]
+        encoding = took.get("encode", 0.0) + took.get("transcribe", 0.0)
+        wall.append(ms)
+        excl.append(ms - encoding)
+        slowest = max(s["took_ms"] for s in res["signals"])
+        ratio.append((took["total"] - encoding) / slowest if slowest else 1.0)
+        skipped |= {k for k, v in res["skipped"].items()
+                    if not v.startswith("the query has no") and v != "weight is 0"}
+    return {"n": len(bodies), "p50_ms": _p(wall, 50), "p99_ms": _p(wall, 99),
+            "p50_ms_no_encoding": _p(excl, 50), "p99_ms_no_encoding": _p(excl, 99),
+            "overhead_ratio_p50": round(float(np.median(ratio)), 3),
+            "overhead_ratio_p90": _p(ratio, 90, 3), "skipped": sorted(skipped)}
+
+
+def throughput(url: str, bodies: list[dict[str, Any]], clients: int, seconds: float
+               ) -> dict[str, Any]:
+    import requests
+
+    done, errors = [0] * clients, [0] * clients
+    stop = time.monotonic() + seconds
+
+    def run(c: int) -> None:
+        session = requests.Session()
+        i = c
+        while time.monotonic() < stop:
+            r = session.post(f"{url}/search", json=bodies[i % len(bodies)], timeout=120)
+            done[c] += r.status_code == 200
+            errors[c] += r.status_code != 200
+            i += clients
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    took = time.perf_counter() - start
+    return {"clients": clients, "seconds": round(took, 1), "requests": sum(done),
+            "errors": sum(errors), "requests_per_s": round(sum(done) / took, 1)}
+
+
+def _p(values: list[float], q: int, digits: int = 1) -> float:
+    return round(float(np.percentile(values, q)), digits)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--products", type=int, default=100_000)
+    ap.add_argument("--images", type=int, default=50, help="image and combined queries")
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=30)
+    args = ap.parse_args()
+
+    from hybrid.testing.servers import ApiServer
+
+    items = [p for p in products() if p.images]
+    index = build(args.products, items, catalog_vectors(items))
+    log = Path(tempfile.mkdtemp()) / "serve.log"
+    server = ApiServer(index, log, workers=2, env={"HYBRID_REFRESH_INTERVAL": "60"})
+    server.start(timeout=600)
+    try:
+        qs = queries(args.images)
+        measure(server.url, qs["text"][:20] + qs["image"][:5])  # warm both workers
+        result: dict[str, Any] = {"products": args.products, "workers": 2,
+                                  "build": json.loads((index / "bench.json").read_text())}
+        for kind in ("text", "image", "combined"):
+            result[kind] = measure(server.url, qs[kind])
+        result["throughput_text"] = throughput(server.url, qs["text"], args.clients,
+                                               args.seconds)
+        result["overhead_ratio_p50"] = max(result[k]["overhead_ratio_p50"]
+                                           for k in ("text", "image", "combined"))
+    finally:
+        server.stop()
+    print(json.dumps(result, indent=2))
+    print(f"\n{'query':<10} {'p50 ms':>8} {'p99 ms':>8} {'p50 no enc':>11} {'p99 no enc':>11} "
+          f"{'overhead':>9}")
+    for kind in ("text", "image", "combined"):
+        r = result[kind]
+        print(f"{kind:<10} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['p50_ms_no_encoding']:>11} "
+              f"{r['p99_ms_no_encoding']:>11} {r['overhead_ratio_p50']:>9}")
+    t = result["throughput_text"]
+    print(f"\ntext queries/s with 2 workers, {t['clients']} clients: {t['requests_per_s']} "
+          f"({t['errors']} errors)")
+    for name, key, op, target in TARGETS:
+        value = result[key]
+        ok = value <= target if op == "<=" else value >= target
+        print(f"{name}: {value} (target {op} {target}) {'ok' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
