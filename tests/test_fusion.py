@@ -123,3 +123,35 @@ def test_weighted_sum_of_min_max_matches_ranx() -> None:
     ours = scores(fuse({"x": x, "y": y}, {"x": 0.4, "y": 0.6}))
     assert ours["a"] == pytest.approx(ref["a"]) and ours["b"] == pytest.approx(ref["b"])
     assert ours["z"] == pytest.approx(0.001) and ref["z"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("combiner", ["arithmetic_mean", "geometric_mean", "harmonic_mean",
+                                      "rrf"])
+@pytest.mark.parametrize("normalizer", ["min_max", "l2", "z_score"])
+@pytest.mark.parametrize("missing", [None, "zero", "ignore"])
+def test_the_array_path_ranks_as_fuse_does(combiner: str, normalizer: str,
+                                           missing: str | None) -> None:
+    import random
+
+    import numpy as np
+
+    from hybrid.planner.table import SignalTable
+
+    rng = random.Random(7)
+    for _ in range(5):
+        lists = {s: sorted(((f"d{rng.randrange(60)}", rng.uniform(0, 20)) for _ in range(30)),
+                           key=lambda x: -x[1]) for s in ("A", "B", "C")}
+        lists["D"] = []  # ran, found nothing
+        weights = {s: rng.uniform(0, 1) for s in lists}
+        kw = {"normalizer": normalizer, "combiner": combiner, "missing": missing}
+        reference = [(f.id, f.score) for f in fuse(lists, weights, **kw)]
+        table = SignalTable.from_lists(lists, list(lists))
+        got = table.ranking(np.array([weights[s] for s in lists]), **kw)
+        assert [d for d, _ in got] == [d for d, _ in reference]
+        assert [s for _, s in got] == pytest.approx([s for _, s in reference])
+
+
+def test_only_explains_the_page_with_the_same_scores() -> None:
+    full = {f.id: f.score for f in fuse({"A": A, "B": B}, W)}
+    page = fuse({"A": A, "B": B}, W, only=["d", "a", "zz"])
+    assert [(f.id, f.score) for f in page] == [("a", full["a"]), ("d", full["d"])]

@@ -28,7 +28,7 @@ means, which are not sums, the fused score is shared in proportion to w * s.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 MIN_SCORE = 0.001
@@ -127,9 +127,11 @@ class Fused:
 
 def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
          normalizer: str = "min_max", combiner: str = "arithmetic_mean",
-         rrf_k: int = RRF_K, missing: str | None = None) -> list[Fused]:
+         rrf_k: int = RRF_K, missing: str | None = None,
+         only: Collection[str] | None = None) -> list[Fused]:
     """One ranking from several: `results` maps a signal name to its ranked
-    (id, raw score) list. Sorted by fused score, then id, so equal scores page stably."""
+    (id, raw score) list. Sorted by fused score, then id, so equal scores page stably.
+    `only`: fuse and explain just these documents (the page), normalised over all."""
     if combiner not in COMBINER_NAMES:
         raise ValueError(f"unknown combiner {combiner!r}; use one of {', '.join(COMBINER_NAMES)}")
     if combiner != RRF and normalizer not in NORMALIZERS:
@@ -151,9 +153,17 @@ def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
     docs: dict[str, None] = {}
     for name in names:
         docs.update(dict.fromkeys(per_signal[name]))
+    if only is not None:
+        docs = {d: None for d in only if d in docs}
     fused = [_fuse_one(doc, names, per_signal, weights, combiner, policy) for doc in docs]
-    fused.sort(key=lambda f: (-f.score, f.id))
+    fused.sort(key=lambda f: order_key(f.score, f.id))
     return fused
+
+
+def order_key(score: float, doc: str) -> tuple[float, str]:
+    """Best first, equal scores by id. Scores are compared to 12 decimals, so the same
+    fusion summed in another order (the array path) ranks ties the same way."""
+    return (-round(score, 12), doc)
 
 
 def _dedupe(ranked: Ranked) -> list[tuple[str, float]]:

@@ -18,6 +18,9 @@ from hybrid.engines.filters import normalize, normalize_facets
 from hybrid.engines.schema import TEXT as TEXT_KIND
 from hybrid.engines.schema import IndexSchema
 from hybrid.errors import QueryError
+from hybrid.planner.adaptive import WeightModel
+from hybrid.planner.features import query_features
+from hybrid.planner.fusion import Ranked
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, LEXICAL, TEXT, Profile, valid_name
 
 MAX_SIZE = 100
@@ -126,10 +129,22 @@ class Plan:
     size: int
     explain: bool
     skipped: dict[str, str]   # signal -> why it does not run for this query
+    model: WeightModel | None = None  # query-dependent weights, from the profile
 
     @property
     def weights(self) -> dict[str, float]:
         return {q.signal: q.weight for q in self.subqueries}
+
+    def fusion_weights(self, text: str, modalities: tuple[str, ...],
+                       results: Mapping[str, Ranked],
+                       totals: Mapping[str, int] | None = None) -> dict[str, float]:
+        """The weights to fuse this query's results with: the profile's, or what its
+        query-dependent model makes of the query and its sub-query results."""
+        if self.model is None:
+            return self.weights
+        signals = [q.signal for q in self.subqueries]
+        features = query_features(text, modalities, results, signals, totals)
+        return self.model.weights(self.weights, features)
 
 
 def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
@@ -161,7 +176,8 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
     transcribe = request.audio and any(q.input == TEXT for q in subqueries)
     return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,
                 profile.missing, profile.rrf_k, request.filter,
-                request.facets, request.offset, request.size, request.explain, skipped)
+                request.facets, request.offset, request.size, request.explain, skipped,
+                profile.model)
 
 
 def _why_not(s: Any, has: Mapping[str, bool], browse: bool, schema: IndexSchema,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrid.errors import ProfileError
+from hybrid.planner.adaptive import WeightModel
 from hybrid.planner.fusion import COMBINER_NAMES, MISSING_POLICIES, NORMALIZERS, RRF_K
 
 LEXICAL, KNN = "lexical", "knn"
@@ -90,6 +91,7 @@ class Profile:
     depth: int = DEFAULT_DEPTH
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. how a learned profile was fit
+    model: WeightModel | None = None  # query-dependent weights (hybrid learn --per-query)
 
     def __post_init__(self) -> None:
         if not self.signals:
@@ -125,12 +127,13 @@ class Profile:
                            f"{', '.join(s.name for s in self.signals)}")
 
     def with_weights(self, weights: Mapping[str, Any]) -> Profile:
-        """The same profile with some weights replaced (inline weights of a request)."""
+        """The same profile with some weights replaced (inline weights of a request); a
+        query-dependent model no longer applies: the caller chose the weights."""
         for name in weights:
             self.signal(name)
         signals = tuple(replace(s, weight=_number(weights[s.name], f"weight of {s.name}"))
                         if s.name in weights else s for s in self.signals)
-        return replace(self, signals=signals)
+        return replace(self, signals=signals, model=None)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -138,6 +141,8 @@ class Profile:
                              "signals": [s.to_dict() for s in self.signals],
                              "normalizer": self.normalizer, "combiner": self.combiner,
                              "missing": self.missing, "rrf_k": self.rrf_k, "depth": self.depth}
+        if self.model is not None:
+            d["model"] = self.model.to_dict()
         if self.meta:
             d["meta"] = self.meta
         return d
@@ -147,7 +152,7 @@ class Profile:
         if not isinstance(d, Mapping):
             raise ProfileError("a profile is a JSON object")
         unknown = set(d) - {"name", "version", "description", "signals", "normalizer",
-                            "combiner", "missing", "rrf_k", "depth", "meta"}
+                            "combiner", "missing", "rrf_k", "depth", "meta", "model"}
         if unknown:
             raise ProfileError(f"profile has unknown key(s) {', '.join(sorted(unknown))}")
         signals = d.get("signals")
@@ -161,7 +166,8 @@ class Profile:
                    version=d.get("version", 1), normalizer=d.get("normalizer", "min_max"),
                    combiner=d.get("combiner", "arithmetic_mean"), missing=d.get("missing"),
                    rrf_k=d.get("rrf_k", RRF_K), depth=d.get("depth", DEFAULT_DEPTH),
-                   description=str(d.get("description", "")), meta=dict(meta))
+                   description=str(d.get("description", "")), meta=dict(meta),
+                   model=WeightModel.from_dict(d["model"]) if d.get("model") else None)
 
 
 def valid_name(name: Any) -> bool:

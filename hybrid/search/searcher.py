@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,22 @@ from hybrid.encoders.base import Encoder, EncoderError
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
+from hybrid.planner.table import SignalTable
+
+
+@dataclass
+class Retrieval:
+    """A planned query after its sub-queries ran: what fusion starts from."""
+
+    plan: Plan
+    text: str                    # the query text, with the audio's transcript
+    modalities: tuple[str, ...]  # which inputs the request carried
+    transcript: str | None
+    results: dict[str, list[tuple[str, float]]]  # signal -> ranked (id, raw score)
+    totals: dict[str, int]       # signal -> how many documents matched
+    took: dict[str, float]
+    sub_took: dict[str, float]
+
 
 RETRY_UNAVAILABLE_S = 30.0  # how long a failed encoder load or an empty field is believed
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
@@ -97,9 +114,10 @@ class Searcher:
         return None
 
     # -- search -----------------------------------------------------------------------
-    def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
-               audio: np.ndarray | None = None) -> dict[str, Any]:
-        start = time.perf_counter()
+    def retrieve(self, request: SearchRequest, profile: Profile, *, image: Any = None,
+                 audio: np.ndarray | None = None) -> Retrieval:
+        """Plan the request and run its sub-queries (transcribing and encoding first):
+        everything before fusion. Evaluation and learning start from here too."""
         took: dict[str, float] = {}
         the_plan = plan(request, profile, self.engine.schema, self.unavailable(profile))
         text = request.text
@@ -114,33 +132,50 @@ class Searcher:
         vectors = self._encode(the_plan, inputs)
         took["encode"] = _ms(t)
         t = time.perf_counter()
-        results, sub_took = self._retrieve(the_plan, text, vectors)
+        results, totals, sub_took = self._retrieve(the_plan, text, vectors)
         took["retrieve"] = _ms(t)
+        modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
+                                          (AUDIO, audio is not None)) if v)
+        return Retrieval(the_plan, text, modalities, transcript, results, totals, took,
+                         sub_took)
+
+    def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
+               audio: np.ndarray | None = None) -> dict[str, Any]:
+        start = time.perf_counter()
+        r = self.retrieve(request, profile, image=image, audio=audio)
+        the_plan, took = r.plan, r.took
         t = time.perf_counter()
-        fused = fuse(results, the_plan.weights, normalizer=the_plan.normalizer,
-                     combiner=the_plan.combiner, rrf_k=the_plan.rrf_k,
-                     missing=the_plan.missing)
-        page = fused[the_plan.offset:the_plan.offset + the_plan.size]
+        weights = the_plan.fusion_weights(r.text, r.modalities, r.results, r.totals)
+        names = [q.signal for q in the_plan.subqueries]
+        fusion: dict[str, Any] = {"normalizer": the_plan.normalizer,
+                                  "combiner": the_plan.combiner, "rrf_k": the_plan.rrf_k,
+                                  "missing": the_plan.missing}
+        ranked = SignalTable.from_lists(r.results, names).ranking(
+            np.array([weights[n] for n in names]), **fusion)
+        page = ranked[the_plan.offset:the_plan.offset + the_plan.size]
+        explained = {f.id: f for f in fuse(r.results, weights, only=[d for d, _ in page],
+                                           **fusion)} if the_plan.explain else {}
         took["fuse"] = _ms(t)
         t = time.perf_counter()
-        docs = self.engine.get_many([f.id for f in page]) if page else {}
+        docs = self.engine.get_many([d for d, _ in page]) if page else {}
         took["fetch"] = _ms(t)
         facets: dict[str, Any] = {}
-        if the_plan.facets and fused:
+        if the_plan.facets and ranked:
             t = time.perf_counter()
-            facets = self._facets(the_plan, [f.id for f in fused])
+            facets = self._facets(the_plan, [d for d, _ in ranked])
             took["facets"] = _ms(t)
         took["total"] = _ms(start)
         return {
             "query_id": uuid.uuid4().hex,
             "profile": {"name": profile.name, "version": profile.version},
-            "total": len(fused), "page": request.page, "size": request.size,
-            "hits": [self._hit(f, docs.get(f.id), the_plan.explain) for f in page],
+            "total": len(ranked), "page": request.page, "size": request.size,
+            "hits": [self._hit(d, score, docs.get(d), explained.get(d)) for d, score in page],
             "facets": facets,
-            "signals": [{"name": q.signal, "weight": q.weight, "hits": len(results[q.signal]),
-                         "took_ms": sub_took[q.signal]} for q in the_plan.subqueries],
+            "signals": [{"name": q.signal, "weight": weights[q.signal],
+                         "hits": len(r.results[q.signal]), "took_ms": r.sub_took[q.signal]}
+                        for q in the_plan.subqueries],
             "skipped": the_plan.skipped,
-            "transcript": transcript,
+            "transcript": r.transcript,
             "took_ms": took,
         }
 
@@ -159,17 +194,18 @@ class Searcher:
         return self.encoder(encoder).encode_queries([item])[0]
 
     def _retrieve(self, the_plan: Plan, text: str, vectors: Mapping[str, np.ndarray]
-                  ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, float]]:
+                  ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int],
+                             dict[str, float]]:
         futures = {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
                                               vectors.get(q.signal))
                    for q in the_plan.subqueries}
-        results, took = {}, {}
+        results, totals, took = {}, {}, {}
         for name, fut in futures.items():
-            results[name], took[name] = fut.result()
-        return results, took
+            results[name], totals[name], took[name] = fut.result()
+        return results, totals, took
 
     def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
-                 ) -> tuple[list[tuple[str, float]], float]:
+                 ) -> tuple[list[tuple[str, float]], int, float]:
         t = time.perf_counter()
         if q.kind == KNN:
             assert q.field is not None and vector is not None
@@ -178,7 +214,7 @@ class Searcher:
         else:
             res = self.engine.lexical_search(text, fields=q.fields, filter=the_plan.filter,
                                              size=q.depth, source=False)
-        return [(h.id, h.score) for h in res.hits], _ms(t)
+        return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
 
     def _facets(self, the_plan: Plan, ids: list[str]) -> dict[str, Any]:
         """Facets count the fused result set (every document a page can reach)."""
@@ -189,12 +225,13 @@ class Searcher:
                                           source=False).facets
 
     @staticmethod
-    def _hit(f: Fused, doc: Mapping[str, Any] | None, explain: bool) -> dict[str, Any]:
+    def _hit(doc_id: str, score: float, doc: Mapping[str, Any] | None,
+             explained: Fused | None) -> dict[str, Any]:
         fields = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
-        hit: dict[str, Any] = {"id": f.id, "score": f.score, "fields": fields,
-                               "image_url": image_url(f.id, fields)}
-        if explain:
-            hit["explain"] = {name: s.to_dict() for name, s in f.signals.items()}
+        hit: dict[str, Any] = {"id": doc_id, "score": score, "fields": fields,
+                               "image_url": image_url(doc_id, fields)}
+        if explained is not None:
+            hit["explain"] = {name: s.to_dict() for name, s in explained.signals.items()}
         return hit
 
 
