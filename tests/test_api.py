@@ -237,6 +237,7 @@ def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], stat
 def test_ops_endpoints(api: Any) -> None:
     assert requests.get(f"{api.url}/healthz", timeout=10).json() == {"status": "ok"}
     ready = requests.get(f"{api.url}/readyz", timeout=10).json()
+    search(api, q="shirt")  # at least one POST /search, whichever tests ran before
     assert ready["documents"] >= 170
     metrics = requests.get(f"{api.url}/metrics", timeout=10).text
     assert re.search(r'hybrid_http_requests_total\{endpoint="/search",method="POST",'

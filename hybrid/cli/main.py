@@ -71,11 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, serve, vectors
+    from hybrid.cli import align, evaluate, serve, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
     serve.add_parser(sub)
+    evaluate.add_parsers(sub, _open_existing)
     return p
 
 

@@ -28,13 +28,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        import flask  # noqa: F401
-        import prometheus_client  # noqa: F401
-        from gunicorn.app.base import BaseApplication
-    except ImportError as e:
-        raise HybridError(f"hybrid serve needs the API extra: pip install 'hybrid[api]' ({e})"
-                          ) from e
 
     os.environ["HYBRID_INDEX"] = str(args.index)
     if args.no_warm:
@@ -42,6 +35,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # before any worker imports prometheus_client: every worker writes its metrics here
     prom = tempfile.mkdtemp(prefix="hybrid-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prom
+    # prometheus_client picks its multiprocess mode when first imported: only after this
+    try:
+        import flask  # noqa: F401
+        import prometheus_client  # noqa: F401
+        from gunicorn.app.base import BaseApplication
+    except ImportError as e:
+        shutil.rmtree(prom, ignore_errors=True)
+        raise HybridError(f"hybrid serve needs the API extra: pip install 'hybrid[api]' ({e})"
+                          ) from e
 
     class Server(BaseApplication):
         def load_config(self) -> None:

@@ -28,21 +28,22 @@ class SignalTable:
 
     @classmethod
     def from_lists(cls, results: Mapping[str, Ranked], signals: Sequence[str]) -> SignalTable:
-        """`signals` fixes the column order; a signal without results is all missing."""
-        index: dict[str, int] = {}
-        cells: list[tuple[int, int, float, int]] = []
+        """`signals` fixes the column order; a signal without results is all missing.
+        Rows are in id order, so a stable sort by score ranks ties by id."""
+        cells: dict[str, list[tuple[int, float, int]]] = {}
         for j, name in enumerate(signals):
             seen: set[str] = set()
             for doc, score in results.get(name, ()):
-                if doc in seen:
-                    continue
-                seen.add(doc)
-                cells.append((index.setdefault(doc, len(index)), j, float(score), len(seen)))
-        raw = np.full((len(index), len(signals)), np.nan)
-        ranks = np.zeros((len(index), len(signals)), dtype=np.int32)
-        for i, j, score, rank in cells:
-            raw[i, j], ranks[i, j] = score, rank
-        return cls(list(signals), list(index), raw, ranks)
+                if doc not in seen:
+                    seen.add(doc)
+                    cells.setdefault(doc, []).append((j, float(score), len(seen)))
+        docs = sorted(cells)
+        raw = np.full((len(docs), len(signals)), np.nan)
+        ranks = np.zeros((len(docs), len(signals)), dtype=np.int32)
+        for i, doc in enumerate(docs):
+            for j, score, rank in cells[doc]:
+                raw[i, j], ranks[i, j] = score, rank
+        return cls(list(signals), docs, raw, ranks)
 
     @property
     def present(self) -> np.ndarray:
@@ -96,12 +97,17 @@ class SignalTable:
             raise ValueError(f"unknown combiner {combiner!r}")
         return np.where(zeroed, 0.0, out)
 
+    @staticmethod
+    def order(scores: np.ndarray) -> np.ndarray:
+        """Row order(s), best first, as `fusion.order_key` orders: by score to 12
+        decimals, ties by id (the rows' order). Works on (docs,) and (docs, W)."""
+        return np.argsort(-np.round(scores, 12), axis=0, kind="stable")
+
     def ranking(self, weights: np.ndarray, k: int | None = None, **fusion: object
                 ) -> list[tuple[str, float]]:
         """(id, fused score) by score, ties by id, as `fuse` orders them."""
         s = self.scores(weights, **fusion)  # type: ignore[arg-type]
         if not self.docs:
             return []
-        # as order_key: by score to 12 decimals, then id
-        order = np.lexsort((np.array(self.docs), -np.round(s, 12)))[:k]
+        order = self.order(s)[:k]
         return [(self.docs[i], float(s[i])) for i in order]

@@ -1,0 +1,213 @@
+"""`hybrid eval`, `hybrid learn` and `hybrid judgments`: offline evaluation of fusion
+profiles, fitting new ones from judgments or clicks, and judgment-list files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hybrid.errors import HybridError
+
+DEFAULT_DATA = Path("../shared/data/dev")
+DEFAULT_CACHE = Path("var/cache/eval")
+
+
+def add_parsers(sub: Any, open_existing: Any) -> None:
+    ev = sub.add_parser("eval", help="score fusion profiles on judged query sets")
+    _common(ev)
+    ev.add_argument("--profile", action="append", default=[], metavar="NAME[@V]",
+                    help="profile to score (repeatable; default: default)")
+    ev.add_argument("--signals", action="store_true",
+                    help="also score each signal of the first profile alone")
+    ev.add_argument("--baseline", help="profile the others are tested against (default: "
+                    "the first)")
+    ev.add_argument("--report", type=Path, help="write a report: FILE.md or FILE.html")
+    ev.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    ev.set_defaults(run=lambda a: cmd_eval(a, open_existing))
+
+    le = sub.add_parser("learn", help="fit fusion weights from judgments or clicks")
+    _common(le)
+    le.add_argument("--base", default="default", help="profile whose signals are weighted")
+    le.add_argument("--name", default="learned", help="name to save the profile under")
+    le.add_argument("--per-query", action="store_true",
+                    help="query-dependent weights (a model over query features)")
+    le.add_argument("--clicks", type=Path, metavar="EVENTS.jsonl",
+                    help="learn from UBI click events instead of the judgments")
+    le.add_argument("--folds", type=int, default=5)
+    le.add_argument("--seed", type=int, default=0)
+    le.add_argument("--dry-run", action="store_true", help="report, do not save")
+    le.set_defaults(run=lambda a: cmd_learn(a, open_existing))
+
+    ju = sub.add_parser("judgments", help="convert judgment lists (TREC qrels <-> JSON)")
+    ju.add_argument("source", type=Path, help="TREC qrels (3 or 4 columns) or JSON")
+    ju.add_argument("target", type=Path, help="*.json for JSON, anything else for TREC")
+    ju.set_defaults(run=cmd_judgments)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="folder of task folders (queries.jsonl + qrels.tsv); "
+                   "default %(default)s")
+    p.add_argument("--task", action="append", default=[], help="task folder name "
+                   "(repeatable; default: every dev task found)")
+    p.add_argument("--qrels", type=Path, help="judgments to use instead of the tasks' own "
+                   "(TREC or JSON, e.g. recorded in the inspector)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                   help="where collected sub-query results are kept (default %(default)s)")
+
+
+def _setup(args: argparse.Namespace, open_existing: Any, profiles: list[Any]) -> Any:
+    from hybrid.evaluation.collect import collect, stderr_progress
+    from hybrid.evaluation.judgments import read_qrels
+    from hybrid.evaluation.suite import load_tasks
+    from hybrid.search.searcher import Searcher
+
+    tasks = load_tasks(args.data, args.task)
+    if args.qrels:
+        extra = read_qrels(args.qrels)
+        for qs in tasks:
+            qs.qrels = {q: d for q, d in extra.items() if q in {x.qid for x in qs.queries}}
+    engine = open_existing(args)
+    searcher = Searcher(engine)
+    collected: dict[str, dict[str, Any]] = {}
+    signals: dict[tuple[str, ...], Any] = {}
+    for p in profiles:  # one collection per distinct set of signal definitions
+        key = tuple(json.dumps(s.to_dict() | {"weight": 1}, sort_keys=True) for s in p.signals)
+        signals.setdefault(key, p)
+    for qs in tasks:
+        merged: dict[str, Any] = {}
+        for p in signals.values():
+            for qid, r in collect(searcher, qs, p, cache_dir=args.cache,
+                                  progress=stderr_progress(qs.name)).items():
+                if qid in merged:
+                    merged[qid].results.update(r.results)
+                    merged[qid].totals.update(r.totals)
+                else:
+                    merged[qid] = r
+        collected[qs.name] = merged
+    return engine, tasks, collected
+
+
+def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
+    from hybrid.evaluation.suite import score_runs, single_signal, stamp, static_runs
+    from hybrid.search.profiles import ProfileStore
+
+    store = ProfileStore(Path(args.index) / "profiles")
+    profiles: dict[str, Any] = {}
+    for ref in args.profile or ["default"]:
+        name, _, version = ref.partition("@")
+        p = store.get(name, int(version) if version else None)
+        profiles[f"{p.name}@{p.version}"] = p
+    first = next(iter(profiles.values()))
+    if args.signals:
+        for s in first.signals:
+            profiles[s.name] = single_signal(first, s.name)
+    baseline = args.baseline or next(iter(profiles))
+    if baseline not in profiles:
+        raise HybridError(f"baseline {baseline!r} is not among the profiles scored: "
+                          f"{', '.join(profiles)}")
+    engine, tasks, collected = _setup(args, open_existing, list(profiles.values()))
+    result = stamp(score_runs(tasks, static_runs(collected, profiles), baseline),
+                   str(args.index))
+    if args.report:
+        from hybrid.evaluation.report import write_report
+
+        for path in write_report(result, args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_means(result), indent=2))
+    else:
+        print(table(result))
+    return 0
+
+
+def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
+    from hybrid.evaluation.suite import score_runs, stamp, static_runs
+    from hybrid.search.profiles import ProfileStore
+
+    if args.folds < 2:
+        raise HybridError("--folds must be at least 2")
+    store = ProfileStore(Path(args.index) / "profiles")
+    base = store.get(args.base)
+    engine, tasks, collected = _setup(args, open_existing, [base])
+    labels = {qs.name: qs.qrels for qs in tasks}
+    source = "judgments"
+    if args.clicks:
+        labels, source = click_labels(args.clicks, tasks), f"clicks ({args.clicks})"
+    from hybrid.evaluation.suite import learn
+
+    learned = learn(base, collected, labels, per_query=args.per_query, k=args.folds,
+                    seed=args.seed, name=args.name, source=source)
+    runs = static_runs(collected, {f"{base.name}@{base.version}": base})
+    runs[f"{args.name} (cv)"] = learned.runs
+    result = stamp(score_runs(tasks, runs, f"{base.name}@{base.version}"), str(args.index))
+    learned.report["cv"] = _means(result)
+    print(table(result))
+    if args.dry_run:
+        print("dry run: not saved")
+        return 0
+    meta = {"training": learned.report}
+    saved = store.save(learned.profile.__class__.from_dict(learned.profile.to_dict()
+                                                           | {"meta": meta}))
+    print(f"saved profile {saved.name}@{saved.version} in {store.root}")
+    return 0
+
+
+def click_labels(path: Path, tasks: list[Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Relevance estimated from a UBI click log; searches are matched to queries by
+    user_query, which is a query's text or its qid."""
+    from hybrid.learning.clicks import estimate_pbm, sessions
+
+    try:
+        events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                  if line.strip()]
+    except (OSError, json.JSONDecodeError) as e:
+        raise HybridError(f"cannot read click events {path}: {e}") from e
+    _, gamma = estimate_pbm(sessions(events))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for qs in tasks:
+        by_text = {q.text.lower(): q.qid for q in qs.queries if q.text}
+        ids = {q.qid for q in qs.queries}
+        for user_query, labels in gamma.items():
+            qid = user_query if user_query in ids else by_text.get(user_query.lower())
+            if qid is not None:
+                out.setdefault(qs.name, {})[qid] = labels
+    if not out:
+        raise HybridError(f"no search in {path} matches a query of the tasks")
+    return out
+
+
+def cmd_judgments(args: argparse.Namespace) -> int:
+    from hybrid.evaluation.judgments import read_qrels, write_qrels
+
+    qrels = read_qrels(args.source)
+    write_qrels(qrels, args.target)
+    print(f"{sum(len(d) for d in qrels.values())} judgments of {len(qrels)} queries -> "
+          f"{args.target}")
+    return 0
+
+
+def _means(result: dict[str, Any]) -> dict[str, Any]:
+    return {scope: {label: p["means"] for label, p in entry["profiles"].items()}
+            for scope, entry in [*result["tasks"].items(), ("overall", result["overall"])]}
+
+
+def table(result: dict[str, Any], metric: str = "ndcg@10") -> str:
+    scopes = [*result["tasks"], "overall"]
+    labels = list(result["overall"]["profiles"])
+    width = max(len(x) for x in [*labels, "profile"]) + 2
+    lines = [f"{metric:<{width}}" + "".join(f"{s:>15}" for s in scopes)]
+    for label in labels:
+        row = f"{label:<{width}}"
+        for s in scopes:
+            entry = result["overall"] if s == "overall" else result["tasks"][s]
+            value = entry["profiles"][label]["means"][metric]
+            p = entry.get("compare", {}).get(label, {}).get(metric, {}).get("p_value")
+            mark = "*" if p is not None and p < 0.05 else " "
+            row += f"{value:>14.3f}{mark}"
+        lines.append(row)
+    lines.append(f"* p < 0.05 against {result['baseline']} (paired t-test)")
+    return "\n".join(lines)

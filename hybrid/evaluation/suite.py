@@ -1,0 +1,145 @@
+"""Evaluation and learning over several query sets at once: what `hybrid eval`,
+`hybrid learn` and benchmarks/learned_fusion.py share.
+
+Results are collected per task (`collect`), then every profile is scored offline with
+ranx, per task and overall (all judged queries pooled), against a baseline profile.
+Learned profiles are scored by cross-validation: each query is ranked by a profile
+fitted without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid.evaluation.judgments import JudgmentError, Qrels, QuerySet, load_task
+from hybrid.evaluation.metrics import METRICS, compare, evaluate
+from hybrid.evaluation.offline import QueryResults, run_of
+from hybrid.learning.fit import (
+    GlobalFit,
+    PerQueryFit,
+    Problem,
+    fit_global,
+    fit_per_query,
+    folds,
+    top_features,
+)
+from hybrid.planner.profile import Profile
+
+DEV_TASKS = ("fashion_text", "fashion_image", "grocery_image", "grocery_text", "spoken")
+Collected = dict[str, dict[str, QueryResults]]  # task -> qid -> results
+Runs = dict[str, dict[str, dict[str, float]]]    # task -> run
+
+
+def load_tasks(data: str | Path, names: Sequence[str] | None = None) -> list[QuerySet]:
+    data = Path(data)
+    names = list(names or [n for n in DEV_TASKS if (data / n / "queries.jsonl").exists()])
+    if not names:
+        raise JudgmentError(f"no task folders (with queries.jsonl) under {data}")
+    return [load_task(data / n) for n in names]
+
+
+def single_signal(profile: Profile, name: str) -> Profile:
+    """`profile` with one signal left on: that signal alone."""
+    return replace(profile, name=name.replace(":", "-"), model=None, signals=tuple(
+        replace(s, weight=1.0 if s.name == name else 0.0) for s in profile.signals))
+
+
+def with_fit(base: Profile, fit: GlobalFit | PerQueryFit, name: str) -> Profile:
+    g = fit.base if isinstance(fit, PerQueryFit) else fit
+    return replace(base, name=name, normalizer=g.normalizer, combiner=g.combiner,
+                   missing=None, model=fit.model if isinstance(fit, PerQueryFit) else None,
+                   signals=tuple(replace(s, weight=round(g.weights.get(s.name, 0.0), 6))
+                                 for s in base.signals))
+
+
+def score_runs(tasks: Sequence[QuerySet], runs: Mapping[str, Runs], baseline: str,
+               metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+    """The report's numbers: per task and overall, every profile's means and per-query
+    values, and its comparison with the baseline. `runs`: label -> task -> run."""
+    out: dict[str, Any] = {"baseline": baseline, "metrics": list(metrics), "tasks": {},
+                           "overall": {"profiles": {}, "compare": {}}}
+    pooled_qrels: Qrels = {}
+    pooled: dict[str, dict[str, dict[str, float]]] = {label: {} for label in runs}
+    for qs in tasks:
+        qrels = {q: d for q, d in qs.qrels.items() if d}
+        entry: dict[str, Any] = {"queries": len(qrels), "profiles": {}, "compare": {}}
+        for label, by_task in runs.items():
+            means, per_query = evaluate(qrels, by_task.get(qs.name, {}), metrics)
+            entry["profiles"][label] = {"means": means, "per_query": per_query}
+            for q, docs in by_task.get(qs.name, {}).items():
+                pooled[label][f"{qs.name}/{q}"] = dict(docs)
+        if len(runs) > 1 and baseline in runs:
+            entry["compare"] = compare(qrels, {lbl: r.get(qs.name, {}) for lbl, r in
+                                               runs.items()}, baseline, metrics)
+        out["tasks"][qs.name] = entry
+        pooled_qrels.update({f"{qs.name}/{q}": d for q, d in qrels.items()})
+    for label in runs:
+        means, _ = evaluate(pooled_qrels, pooled[label], metrics)
+        out["overall"]["profiles"][label] = {"means": means}
+    if len(runs) > 1 and baseline in runs:
+        out["overall"]["compare"] = compare(pooled_qrels, pooled, baseline, metrics)
+    return out
+
+
+def static_runs(collected: Collected, profiles: Mapping[str, Profile]) -> dict[str, Runs]:
+    return {label: {task: run_of(c, p) for task, c in collected.items()}
+            for label, p in profiles.items()}
+
+
+@dataclass
+class Learned:
+    profile: Profile          # fitted on every query
+    runs: Runs                # cross-validated: each query ranked by a fit made without it
+    report: dict[str, Any]    # how it was fitted, for the profile's meta
+
+
+def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
+          per_query: bool = False, k: int = 5, seed: int = 0, name: str = "learned",
+          source: str = "judgments") -> Learned:
+    """Fit weights on all tasks together (each task weighing the same), scored by k-fold
+    cross-validation. `labels`: task -> the relevance to fit (judgments, or click
+    estimates); the caller scores the runs against the judgments."""
+    signals = [s.name for s in base.signals]
+    merged = {f"{t}/{q}": r for t, c in collected.items() for q, r in c.items()}
+    merged_labels = {f"{t}/{q}": d for t, lab in labels.items() for q, d in lab.items()}
+    groups = {key: key.split("/", 1)[0] for key in merged}
+    problem = Problem.build(merged, merged_labels, signals, groups)
+    if not problem.qids:
+        raise JudgmentError("no labelled query to learn from")
+
+    def fit(p: Problem) -> GlobalFit | PerQueryFit:
+        return fit_per_query(p, seed=seed) if per_query else fit_global(p, seed=seed)
+
+    runs: Runs = {t: {} for t in collected}
+    blends = []
+    for test in folds(len(problem.qids), k, seed):
+        train = np.setdiff1d(np.arange(len(problem.qids)), test)
+        fitted = fit(problem.subset(train))
+        if isinstance(fitted, PerQueryFit):
+            blends.append(fitted.model.blend)
+        profile = with_fit(base, fitted, name)
+        for i in test:
+            task, q = problem.qids[i].split("/", 1)
+            runs[task].update(run_of({q: collected[task][q]}, profile))
+    final = fit(problem)
+    profile = with_fit(base, final, name)
+    report = {"created": datetime.now(UTC).isoformat(timespec="seconds"),
+              "source": source, "tasks": sorted(collected), "queries": len(problem.qids),
+              "folds": k, "seed": seed, "signals": signals,
+              "normalizer": profile.normalizer, "combiner": profile.combiner}
+    if isinstance(final, PerQueryFit):
+        report |= {"features": top_features(final.model), "blend": final.model.blend,
+                   "fold_blends": blends}
+    return Learned(replace(profile, meta={"training": report}), runs, report)
+
+
+def stamp(result: dict[str, Any], index: str, title: str = "hybrid evaluation"
+          ) -> dict[str, Any]:
+    return {"title": title, "index": index, "curves": {},
+            "created": datetime.now(UTC).isoformat(timespec="seconds")} | result
