@@ -262,3 +262,22 @@ def test_openapi_describes_every_endpoint(api: Any) -> None:
         routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
     described = {(p, m) for p, ops in spec["paths"].items() for m in ops}
     assert routes == described
+
+
+def test_offline_evaluation_ranks_as_the_api_does(api: Any) -> None:
+    """`hybrid eval` and `hybrid learn` score rankings rebuilt from collected sub-query
+    results: they must be the rankings the service returns."""
+    from hybrid.engines import open_engine
+    from hybrid.evaluation.collect import collection_profile, one
+    from hybrid.evaluation.judgments import Query
+    from hybrid.evaluation.offline import rank
+    from hybrid.planner.profile import default_profile
+    from hybrid.search.searcher import Searcher
+
+    searcher = Searcher(open_engine("embedded", path=api.index))
+    profile = default_profile()
+    for text in ("navy blue shirt", "apple"):
+        collected = one(searcher, Query("q", "t", text=text), collection_profile(profile))
+        offline = [d for d, _ in rank(collected, profile, k=10)]
+        online = [h["id"] for h in search(api, q=text, size=10)["hits"]]
+        assert offline == online

@@ -156,3 +156,11 @@ def test_judgment_files_round_trip(tmp_path: Path) -> None:
     (tmp_path / "three.tsv").write_text("q1\ta\t2\nq1\tb\t0\nq2\tc\t1\n")
     assert read_qrels(tmp_path / "three.tsv") == qrels
     assert from_json([{"qid": "q1", "doc": "a", "grade": 2}]) == {"q1": {"a": 2}}
+
+
+def test_a_run_with_no_results_scores_zero() -> None:
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+    means, per_query = evaluate(qrels, {})
+    assert means["ndcg@10"] == 0.0 and per_query["mrr@10"] == {"q1": 0.0, "q2": 0.0}
+    cmp = compare(qrels, {"none": {}, "some": {"q1": {"a": 1.0}}}, baseline="none")
+    assert cmp["some"]["ndcg@10"]["mean"] == pytest.approx(0.5)

@@ -13,6 +13,7 @@ from typing import Any
 from hybrid.evaluation.judgments import Qrels
 
 METRICS = ("ndcg@10", "mrr@10", "recall@100", "precision@10")
+NO_RESULT = "\x00no-result"
 Run = Mapping[str, Mapping[str, float]]
 
 
@@ -30,8 +31,10 @@ def _pair(qrels: Qrels, run: Run, name: str = "run") -> tuple[Any, Any]:
     ranx = _ranx()
     judged = {q: d for q, d in qrels.items() if d}
     q = ranx.Qrels({k: dict(v) for k, v in judged.items()})
-    r = ranx.Run({k: {d: float(s) for d, s in run.get(k, {}).items()} for k in judged},
-                 name=name)
+    # a query with no results gets one document no judgment names: it scores 0 (ranx
+    # cannot hold an empty result list)
+    r = ranx.Run({k: {d: float(s) for d, s in run.get(k, {}).items()} or {NO_RESULT: 0.0}
+                  for k in judged}, name=name)
     return q, r
 
 

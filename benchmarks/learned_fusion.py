@@ -1,0 +1,144 @@
+#!/usr/bin/env python
+"""nDCG@10 on every dev task: each signal alone, static fusions, and learned fusion
+(global weights and query-dependent weights, 5-fold cross-validated), plus learning from
+simulated clicks against learning from the judgments themselves.
+
+Runs on an index of the shared catalog with its vectors (`make demo` builds
+var/demo-index). Sub-query results are collected once per task and cached under
+var/cache/eval; every metric is computed by ranx. Prints a JSON object, then tables.
+
+Simulated clicks: for every dev query, 50 searches, each showing the top 10 of one of
+three logging rankers (BM25 or the first image signal alone, and the default
+profile); a user examines rank k with probability 1/k and clicks an examined result
+with probability 0.05 / 0.5 / 0.9 by its grade (0 / 1 / 2). A position-based model fit
+by EM turns the clicks into relevance, which `learn` fits weights to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data" / "dev"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--index", default=str(REPO / "var" / "demo-index"))
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--sessions", type=int, default=50, help="simulated searches per query")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from hybrid.engines import open_engine
+    from hybrid.evaluation.collect import collect, stderr_progress
+    from hybrid.evaluation.suite import learn, load_tasks, score_runs, single_signal, static_runs
+    from hybrid.learning.clicks import estimate_pbm, sessions, simulate
+    from hybrid.planner.profile import default_profile
+    from hybrid.search.searcher import Searcher
+
+    if not (Path(args.index) / "mapping.json").exists():
+        sys.exit(f"no index at {args.index}: run `make demo` first (it builds var/demo-index)")
+    searcher = Searcher(open_engine("embedded", path=args.index))
+    base = default_profile()
+    tasks = load_tasks(DATA)
+    collected = {qs.name: collect(searcher, qs, base, cache_dir=REPO / "var" / "cache" / "eval",
+                                  progress=stderr_progress(qs.name)) for qs in tasks}
+    ran = {s for c in collected.values() for r in c.values() for s in r.results}
+    signals = [s.name for s in base.signals if s.name in ran]
+    statics = {"default": base,
+               "equal weights": replace(base, name="equal", signals=tuple(
+                   replace(s, weight=1.0) for s in base.signals)),
+               "rrf": replace(base, name="rrf", combiner="rrf", signals=tuple(
+                   replace(s, weight=1.0) for s in base.signals))}
+    profiles = {f"{s} alone": single_signal(base, s) for s in signals} | statics
+    runs = static_runs(collected, profiles)
+    scored = score_runs(tasks, runs, "default", ["ndcg@10"])
+    best_static = max(statics, key=lambda k: scored["overall"]["profiles"][k]["means"]
+                      ["ndcg@10"])
+    judgments = {qs.name: qs.qrels for qs in tasks}
+    glob = learn(base, collected, judgments, k=args.folds, seed=args.seed, name="learned")
+    per_q = learn(base, collected, judgments, per_query=True, k=args.folds, seed=args.seed,
+                  name="learned-per-query")
+    runs[f"best static ({best_static})"] = runs[best_static]
+    runs["learned global (cv)"] = glob.runs
+    runs["learned per-query (cv)"] = per_q.runs
+
+    # learning from simulated clicks, logged by three rankers
+    loggers = [profiles[f"{signals[0]} alone"], base]
+    image_alone = next((s for s in signals if s.startswith("image:")), None)
+    if image_alone:
+        loggers.append(profiles[f"{image_alone} alone"])
+    logged_runs = static_runs(collected, {p.name: p for p in loggers})
+    click_labels: dict[str, dict[str, dict[str, float]]] = {}
+    for qs in tasks:
+        rankings = {q: [sorted(run[qs.name].get(q, {}), key=lambda d, r=run[qs.name][q]:
+                               -r[d])[:10] for run in logged_runs.values()]
+                    for q in collected[qs.name]}
+        events = simulate(rankings, qs.qrels, per_query=args.sessions, seed=args.seed)
+        _, gamma = estimate_pbm(sessions(events))
+        click_labels[qs.name] = gamma
+    clicks = learn(base, collected, click_labels, k=args.folds, seed=args.seed,
+                   name="learned-clicks", source="simulated clicks")
+    runs["learned global from clicks (cv)"] = clicks.runs
+
+    order = [*profiles, f"best static ({best_static})", "learned global (cv)",
+             "learned per-query (cv)", "learned global from clicks (cv)"]
+    result = score_runs(tasks, {k: runs[k] for k in order}, "default")
+    out = _summary(result, order, best_static)
+    out["profiles"] = {"learned global": glob.profile.to_dict(),
+                       "learned per-query": {**per_q.report}}
+    print(json.dumps(out, indent=2))
+    print()
+    print(_table(result, order))
+    print()
+    for line in out["checks"]:
+        print(line)
+
+
+def _summary(result: dict[str, Any], order: list[str], best_static: str) -> dict[str, Any]:
+    scopes = [*result["tasks"], "overall"]
+
+    def mean(label: str, scope: str) -> float:
+        entry = result["overall"] if scope == "overall" else result["tasks"][scope]
+        return float(entry["profiles"][label]["means"]["ndcg@10"])
+
+    table = {label: {s: round(mean(label, s), 4) for s in scopes} for label in order}
+    best = f"best static ({best_static})"
+    singles = [label for label in order if label.endswith(" alone")]
+    checks = []
+    for learned in ("learned global (cv)", "learned per-query (cv)"):
+        worst = min(table[learned][s] - table[best][s] for s in scopes)
+        checks.append(f"{learned} - best static, worst task: {worst:+.4f} "
+                      f"({'matches or beats it everywhere' if worst >= -0.005 else 'BELOW'})")
+        top_single = max(table[s]["overall"] for s in singles)
+        checks.append(f"{learned} overall {table[learned]['overall']:.4f} vs best single "
+                      f"signal {top_single:.4f}")
+    ratio = table["learned global from clicks (cv)"]["overall"] / \
+        table["learned global (cv)"]["overall"]
+    checks.append(f"clicks / judgments (overall nDCG@10, both cv): {ratio:.3f} "
+                  f"({'within 5%' if ratio >= 0.95 else 'NOT within 5%'})")
+    return {"ndcg@10": table, "checks": checks}
+
+
+def _table(result: dict[str, Any], order: list[str]) -> str:
+    scopes = [*result["tasks"], "overall"]
+    width = max(len(x) for x in order) + 2
+    lines = [f"{'nDCG@10':<{width}}" + "".join(f"{s:>15}" for s in scopes)]
+    for label in order:
+        row = f"{label:<{width}}"
+        for s in scopes:
+            entry = result["overall"] if s == "overall" else result["tasks"][s]
+            row += f"{entry['profiles'][label]['means']['ndcg@10']:>15.3f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
