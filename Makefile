@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@catalog="$(DEMO_CATALOG)"; [ -d "$$catalog" ] && catalog="$$catalog/products.jsonl"; \
 	export HF_HUB_OFFLINE=1; \
-	$(VENV)/bin/hybrid align --catalog "$$catalog" --field-map mappings/catalog-shared.json && \
+	{ [ -e var/models/alignment/current ] || $(VENV)/bin/hybrid align --catalog "$$catalog" --field-map mappings/catalog-shared.json; } && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) status && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \

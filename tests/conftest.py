@@ -29,3 +29,15 @@ def efficientnet_encoder() -> object:
     from hybrid.encoders.registry import load_encoder
 
     return load_encoder("efficientnet-lite0")
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory: pytest.TempPathFactory, shared_data: Path
+                ) -> tuple[Path, Path, dict[str, str]]:
+    """(folder, index, environment) of a small real index with every vector field but
+    audio, built once per session (tests/api_index.py)."""
+    from api_index import build
+
+    folder = tmp_path_factory.mktemp("small-index")
+    index, env = build(folder, shared_data)
+    return folder, index, env

@@ -24,11 +24,8 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: Any, shared_data: Path) -> Any:
-    from api_index import build
-
-    folder = tmp_path_factory.mktemp("api")
-    index, env = build(folder, shared_data)
+def api(small_index: tuple[Path, Path, dict[str, str]]) -> Any:
+    folder, index, env = small_index
     server = ApiServer(index, folder / "serve.log", api_key=KEY, env={
         **env, "HYBRID_MAX_CONTENT_LENGTH": "2000000", "HYBRID_MAX_IMAGE_BYTES": "1000000"})
     server.start()

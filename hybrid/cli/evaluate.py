@@ -132,11 +132,12 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
         raise HybridError("--folds must be at least 2")
     store = ProfileStore(Path(args.index) / "profiles")
     base = store.get(args.base)
+    events = read_events(args.clicks) if args.clicks else None  # before any search
     engine, tasks, collected = _setup(args, open_existing, [base])
     labels = {qs.name: qs.qrels for qs in tasks}
     source = "judgments"
-    if args.clicks:
-        labels, source = click_labels(args.clicks, tasks), f"clicks ({args.clicks})"
+    if events is not None:
+        labels, source = click_labels(events, tasks), f"clicks ({args.clicks})"
     from hybrid.evaluation.suite import learn
 
     learned = learn(base, collected, labels, per_query=args.per_query, k=args.folds,
@@ -156,16 +157,22 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     return 0
 
 
-def click_labels(path: Path, tasks: list[Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """Relevance estimated from a UBI click log; searches are matched to queries by
+def read_events(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    except OSError as e:
+        raise HybridError(f"cannot read click events {path}: {e.strerror or e}") from e
+    except json.JSONDecodeError as e:
+        raise HybridError(f"cannot read click events {path}: not JSON lines ({e})") from e
+
+
+def click_labels(events: list[dict[str, Any]], tasks: list[Any]
+                 ) -> dict[str, dict[str, dict[str, float]]]:
+    """Relevance estimated from UBI click events; searches are matched to queries by
     user_query, which is a query's text or its qid."""
     from hybrid.learning.clicks import estimate_pbm, sessions
 
-    try:
-        events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                  if line.strip()]
-    except (OSError, json.JSONDecodeError) as e:
-        raise HybridError(f"cannot read click events {path}: {e}") from e
     _, gamma = estimate_pbm(sessions(events))
     out: dict[str, dict[str, dict[str, float]]] = {}
     for qs in tasks:
@@ -176,7 +183,7 @@ def click_labels(path: Path, tasks: list[Any]) -> dict[str, dict[str, dict[str, 
             if qid is not None:
                 out.setdefault(qs.name, {})[qid] = labels
     if not out:
-        raise HybridError(f"no search in {path} matches a query of the tasks")
+        raise HybridError("no search in the click log matches a query of the tasks")
     return out
 
 

@@ -38,7 +38,9 @@ Runs = dict[str, dict[str, dict[str, float]]]    # task -> run
 
 def load_tasks(data: str | Path, names: Sequence[str] | None = None) -> list[QuerySet]:
     data = Path(data)
-    names = list(names or [n for n in DEV_TASKS if (data / n / "queries.jsonl").exists()])
+    if not names:
+        found = sorted(p.parent.name for p in data.glob("*/queries.jsonl"))
+        names = [n for n in DEV_TASKS if n in found] + [n for n in found if n not in DEV_TASKS]
     if not names:
         raise JudgmentError(f"no task folders (with queries.jsonl) under {data}")
     return [load_task(data / n) for n in names]
@@ -113,8 +115,12 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     if not problem.qids:
         raise JudgmentError("no labelled query to learn from")
 
+    start = [base.weights, {x: 1.0 for x in signals}]  # the static weightings
+
     def fit(p: Problem) -> GlobalFit | PerQueryFit:
-        return fit_per_query(p, seed=seed) if per_query else fit_global(p, seed=seed)
+        if per_query:
+            return fit_per_query(p, seed=seed, start=start)
+        return fit_global(p, seed=seed, start=start)
 
     runs: Runs = {t: {} for t in collected}
     blends = []

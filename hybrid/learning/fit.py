@@ -118,13 +118,20 @@ def simplex_candidates(n_signals: int, n_random: int, rng: np.random.Generator) 
 
 
 def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS,
-               n_random: int = 120, rounds: int = 3, seed: int = 0) -> GlobalFit:
+               n_random: int = 120, rounds: int = 3, seed: int = 0,
+               start: Sequence[Mapping[str, float]] = ()) -> GlobalFit:
+    """`start`: weightings tried first under every config (the base profile's), so the
+    fit is never worse than them on the data it sees."""
     rng = np.random.default_rng(seed)
     s = len(problem.signals)
     best: GlobalFit | None = None
     tried = 0
+    given = [np.array([w.get(x, 0.0) for x in problem.signals]) for w in start]
+    given = [g / g.sum() for g in given if g.sum() > 0]
     for normalizer, combiner in configs:
         cands = simplex_candidates(s, n_random, rng)
+        if given:
+            cands = np.hstack([np.array(given).T, cands])
         means = problem.weight @ ndcg(problem, cands, normalizer, combiner)
         tried += cands.shape[1]
         w = cands[:, int(np.argmax(means))]
@@ -225,8 +232,8 @@ def per_query_candidates(base: GlobalFit, signals: Sequence[str]) -> np.ndarray:
 
 
 def fit_per_query(problem: Problem, base: GlobalFit | None = None, inner_k: int = 3,
-                  seed: int = 0) -> PerQueryFit:
-    base = base or fit_global(problem, seed=seed)
+                  seed: int = 0, start: Sequence[Mapping[str, float]] = ()) -> PerQueryFit:
+    base = base or fit_global(problem, seed=seed, start=start)
     names, x = _feature_matrix(problem)
     mean = x.mean(axis=0) if x.size else np.zeros(0)
     scale = x.std(axis=0) if x.size else np.zeros(0)

@@ -1,0 +1,139 @@
+"""`hybrid eval`, `hybrid learn` and `hybrid judgments` as a user runs them, on the small
+real index and a query set made from its catalog's facets (as the dev sets are)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+import pytest
+
+from hybrid.planner.profile import Profile
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def hybrid(index: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "hybrid.cli.main", "--index", str(index),
+                           *args], cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def tasks(small_index: tuple[Path, Path, dict[str, str]], shared_data: Path) -> Path:
+    """Two tasks: text queries 'gender colour article type' judged 2 when all three
+    match and 1 when the article type does; photo queries judged by article type."""
+    folder = small_index[0] / "tasks"
+    rows = [json.loads(line) for line in
+            (small_index[0] / "products.jsonl").read_text().splitlines()]
+    fashion = [r for r in rows if r["product_id"].startswith("f")]
+    facets = sorted({(r["gender"], r["colour"], r["article_type"]) for r in fashion})
+    text, image = folder / "text", folder / "image"
+    for f in (text, image):
+        f.mkdir(parents=True)
+    queries, qrels = [], []
+    for i, (gender, colour, kind) in enumerate(facets[:24]):
+        qid = f"t{i}"
+        queries.append({"qid": qid, "text": f"{gender} {colour} {kind}".lower()})
+        for r in fashion:
+            if r["article_type"] == kind:
+                grade = 2 if (r["gender"], r["colour"]) == (gender, colour) else 1
+                qrels.append(f"{qid}\t{r['product_id']}\t{grade}")
+    (text / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (text / "qrels.tsv").write_text("\n".join(qrels) + "\n")
+    queries, qrels = [], []
+    for r in fashion[:20]:
+        qid = f"i{r['product_id']}"
+        queries.append({"qid": qid, "image": r["image"], "exclude": r["product_id"]})
+        qrels += [f"{qid}\t{o['product_id']}\t1" for o in fashion
+                  if o["article_type"] == r["article_type"] and o is not r]
+    (image / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (image / "qrels.tsv").write_text("\n".join(qrels) + "\n")
+    return folder
+
+
+def test_eval_scores_profiles_and_signals_and_writes_a_report(
+        small_index: tuple[Path, Path, dict[str, str]], tasks: Path, tmp_path: Path) -> None:
+    _, index, env = small_index
+    report = tmp_path / "report.html"
+    res = hybrid(index, env, "eval", "--data", str(tasks), "--signals", "--report",
+                 str(report), "--json", "--cache", str(tmp_path / "cache"))
+    assert res.returncode == 0, res.stderr
+    means = json.loads(res.stdout)
+    assert set(means) == {"text", "image", "overall"}
+    assert means["text"]["bm25"]["ndcg@10"] > 0.5          # facet words are in the titles
+    assert means["image"]["bm25"]["ndcg@10"] == 0.0         # no text: BM25 cannot answer
+    assert means["image"]["image:image_vector"]["ndcg@10"] > 0.3
+    assert set(means["overall"]["default@1"]) == {"ndcg@10", "mrr@10", "recall@100",
+                                                   "precision@10"}
+    html = report.read_text()
+    assert "<table" in html and html.count("data:image/png;base64,") >= 2
+    assert list((tmp_path / "cache").glob("text-*.jsonl"))  # collected once, cached
+
+
+def test_learn_saves_a_profile_the_api_can_use(
+        small_index: tuple[Path, Path, dict[str, str]], tasks: Path, tmp_path: Path) -> None:
+    _, index, env = small_index
+    cache = str(tmp_path / "cache")
+    res = hybrid(index, env, "learn", "--data", str(tasks), "--folds", "3", "--name",
+                 "fitted", "--cache", cache)
+    assert res.returncode == 0, res.stderr
+    assert "fitted (cv)" in res.stdout and "saved profile fitted@1" in res.stdout
+    saved = json.loads((index / "profiles" / "fitted" / "v1.json").read_text())
+    profile = Profile.from_dict(saved)
+    training = profile.meta["training"]
+    assert training["folds"] == 3 and training["tasks"] == ["image", "text"]
+    assert training["cv"]["overall"]["fitted (cv)"]["ndcg@10"] > 0
+    assert abs(sum(s.weight for s in profile.signals) - 1.0) < 1e-3
+    per_query = hybrid(index, env, "learn", "--data", str(tasks), "--folds", "3",
+                       "--per-query", "--name", "adaptive", "--cache", cache)
+    assert per_query.returncode == 0, per_query.stderr
+    adaptive = Profile.from_dict(json.loads(
+        (index / "profiles" / "adaptive" / "v1.json").read_text()))
+    assert adaptive.model is not None and "features" in adaptive.meta["training"]
+    again = hybrid(index, env, "eval", "--data", str(tasks), "--profile", "default",
+                   "--profile", "fitted", "--profile", "adaptive", "--cache", cache)
+    assert again.returncode == 0, again.stderr
+    assert "fitted@1" in again.stdout and "adaptive@1" in again.stdout
+
+
+def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], tasks: Path,
+                                tmp_path: Path) -> None:
+    from hybrid.evaluation.judgments import read_qrels
+    from hybrid.learning.clicks import simulate
+
+    _, index, env = small_index
+    qrels = read_qrels(tasks / "text" / "qrels.tsv")
+    rankings = {q: [sorted(d, key=lambda x: (-d[x], x))[:10],
+                    sorted(d, key=lambda x: (d[x], x))[:10]] for q, d in qrels.items()}
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in simulate(rankings, qrels,
+                                                                        per_query=20)))
+    res = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
+                 str(events), "--folds", "2", "--dry-run", "--cache", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    assert "dry run" in res.stdout
+    bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
+                 str(tmp_path / "missing.jsonl"), "--cache", str(tmp_path / "c"))
+    assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: cannot read click")
+
+
+def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, str]],
+                                     tasks: Path, tmp_path: Path) -> None:
+    _, index, env = small_index
+    as_json = tmp_path / "j.json"
+    assert hybrid(index, env, "judgments", str(tasks / "text" / "qrels.tsv"),
+                  str(as_json)).returncode == 0
+    back = tmp_path / "j.qrels"
+    assert hybrid(index, env, "judgments", str(as_json), str(back)).returncode == 0
+    lines = {tuple(x.split()) for x in back.read_text().splitlines()}
+    original = {(q, "0", d, g) for q, d, g in (x.split("\t") for x in
+                                               (tasks / "text" / "qrels.tsv")
+                                               .read_text().splitlines())}
+    assert lines == original
+    missing = hybrid(index, env, "judgments", str(tmp_path / "nope.tsv"), str(back))
+    assert missing.returncode == 2 and "cannot read judgments" in missing.stderr
