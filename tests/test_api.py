@@ -268,13 +268,28 @@ def test_offline_evaluation_ranks_as_the_api_does(api: Any) -> None:
     from hybrid.evaluation.collect import collection_profile, one
     from hybrid.evaluation.judgments import Query
     from hybrid.evaluation.offline import rank
-    from hybrid.planner.profile import default_profile
+    from hybrid.planner.profile import Profile, default_profile
     from hybrid.search.searcher import Searcher
 
     searcher = Searcher(open_engine("embedded", path=api.index))
     profile = default_profile()
-    for text in ("navy blue shirt", "apple"):
+    # and a query-dependent model: short queries lean on BM25, longer ones on vectors
+    model = {"features": ["len"], "mean": [1.0], "scale": [0.5], "blend": 1.0,
+             "candidates": [{"bm25": 1.0, "text:text_vector": 0.0,
+                             "text:image_text_vector": 0.0},
+                            {"bm25": 0.1, "text:text_vector": 0.5,
+                             "text:image_text_vector": 0.4}],
+             "coef": [[-3.0], [3.0]], "intercept": [0.0, 0.0]}
+    adaptive = requests.put(f"{api.url}/profiles/adaptive", headers=AUTH, timeout=10,
+                            json=profile.to_dict() | {"name": "adaptive", "model": model})
+    assert adaptive.status_code == 201, adaptive.text
+    adaptive_profile = Profile.from_dict(adaptive.json())
+    for text in ("navy blue shirt", "apple", "women black casual handbags with zip"):
         collected = one(searcher, Query("q", "t", text=text), collection_profile(profile))
-        offline = [d for d, _ in rank(collected, profile, k=10)]
-        online = [h["id"] for h in search(api, q=text, size=10)["hits"]]
-        assert offline == online
+        for p, name in ((profile, "default"), (adaptive_profile, "adaptive")):
+            offline = [d for d, _ in rank(collected, p, k=10)]
+            res = search(api, q=text, size=10, profile=name)
+            assert offline == [h["id"] for h in res["hits"]]
+    short = search(api, q="apple", profile="adaptive")["signals"]
+    long = search(api, q="women black casual handbags with zip", profile="adaptive")["signals"]
+    assert short[0]["weight"] > long[0]["weight"]  # bm25's weight follows the query
