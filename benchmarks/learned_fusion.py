@@ -109,6 +109,8 @@ def main() -> None:
              "learned global, one for all tasks (cv)"]
     result = score_runs(tasks, {k: runs[k] for k in order}, "default")
     out = _summary(result, order, best_static)
+    out["checks"] += _against(tasks, runs, f"best static ({best_static})",
+                              ["learned global (cv)", "learned per-query (cv)"])
     out["profiles"] = {"learned global, per task": glob_profiles,
                        "learned per-query, per task": {
                            t: p["meta"]["training"] for t, p in perq_profiles.items()}}
@@ -143,6 +145,29 @@ def _summary(result: dict[str, Any], order: list[str], best_static: str) -> dict
     checks.append(f"clicks / judgments (overall nDCG@10, both cv): {ratio:.3f} "
                   f"({'within 5%' if ratio >= 0.95 else 'NOT within 5%'})")
     return {"ndcg@10": table, "checks": checks}
+
+
+def _against(tasks: list[Any], runs: dict[str, Any], static: str, learned: list[str]
+             ) -> list[str]:
+    """Per task: the learned profiles against the best static one, with the paired
+    t-test's p-value, and against the task's best single signal."""
+    from hybrid.evaluation.metrics import compare, evaluate
+
+    lines = []
+    for qs in tasks:
+        singles = {k: evaluate(qs.qrels, r[qs.name], ["ndcg@10"])[0]["ndcg@10"]
+                   for k, r in runs.items() if k.endswith(" alone")}
+        best_single = max(singles, key=lambda k: singles[k])
+        got = compare(qs.qrels, {k: runs[k][qs.name] for k in [static, *learned]}, static,
+                      ["ndcg@10"])
+        for name in learned:
+            c = got[name]["ndcg@10"]
+            verdict = ("better" if c["mean"] > c["baseline"] else "no better") + (
+                " (significant)" if c["p_value"] < 0.05 else " (not significant)")
+            lines.append(f"{qs.name}: {name} {c['mean']:.3f} vs best static {c['baseline']:.3f}"
+                         f", p={c['p_value']:.3f}: {verdict}; best single signal "
+                         f"{best_single} {singles[best_single]:.3f}")
+    return lines
 
 
 def _table(result: dict[str, Any], order: list[str]) -> str:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 
 from hybrid.planner.profile import Profile
@@ -71,7 +72,7 @@ def test_eval_scores_profiles_and_signals_and_writes_a_report(
     assert set(means["overall"]["default@1"]) == {"ndcg@10", "mrr@10", "recall@100",
                                                    "precision@10"}
     html = report.read_text()
-    assert "<table" in html and html.count("data:image/png;base64,") >= 2
+    assert "<table" in html and html.count("data:image/png;base64,") == 3  # with curves
     assert list((tmp_path / "cache").glob("text-*.jsonl"))  # collected once, cached
 
 

@@ -92,7 +92,7 @@ def _setup(args: argparse.Namespace, open_existing: Any, profiles: list[Any]) ->
 
 
 def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
-    from hybrid.evaluation.suite import score_runs, single_signal, stamp, static_runs
+    from hybrid.evaluation.suite import curves, score_runs, single_signal, stamp, static_runs
     from hybrid.search.profiles import ProfileStore
 
     store = ProfileStore(Path(args.index) / "profiles")
@@ -113,6 +113,7 @@ def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
     result = stamp(score_runs(tasks, static_runs(collected, profiles), baseline),
                    str(args.index))
     if args.report:
+        result["curves"] = curves(collected, tasks, first)
         from hybrid.evaluation.report import write_report
 
         for path in write_report(result, args.report):

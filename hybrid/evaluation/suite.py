@@ -145,6 +145,28 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     return Learned(replace(profile, meta={"training": report}), runs, report)
 
 
+def curves(collected: Collected, tasks: Sequence[QuerySet], profile: Profile,
+           steps: int = 11, metric: str = "ndcg@10") -> dict[str, Any]:
+    """Per task, the metric as the weight moves from one signal to another: the first
+    two signals of `profile` that ran for the task's queries."""
+    out: dict[str, Any] = {}
+    for qs in tasks:
+        ran = {s for r in collected.get(qs.name, {}).values() for s in r.results}
+        pair = [s.name for s in profile.signals if s.name in ran][:2]
+        if len(pair) < 2:
+            continue
+        alphas = [round(i / (steps - 1), 3) for i in range(steps)]
+        values = []
+        for alpha in alphas:
+            weights = {pair[0]: 1 - alpha, pair[1]: alpha}
+            p = replace(profile, model=None, signals=tuple(
+                replace(s, weight=weights.get(s.name, 0.0)) for s in profile.signals))
+            means, _ = evaluate(qs.qrels, run_of(collected[qs.name], p), [metric])
+            values.append(means[metric])
+        out[qs.name] = {"signals": pair, "alpha": alphas, metric: values}
+    return out
+
+
 def stamp(result: dict[str, Any], index: str, title: str = "hybrid evaluation"
           ) -> dict[str, Any]:
     return {"title": title, "index": index, "curves": {},

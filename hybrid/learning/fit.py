@@ -119,12 +119,15 @@ def simplex_candidates(n_signals: int, n_random: int, rng: np.random.Generator) 
 
 def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS,
                n_random: int = 120, rounds: int = 3, seed: int = 0,
-               start: Sequence[Mapping[str, float]] = ()) -> GlobalFit:
-    """`start`: weightings tried first under every config (the base profile's), so the
-    fit is never worse than them on the data it sees."""
+               start: Sequence[Mapping[str, float]] = (), min_gain: float = 0.005
+               ) -> GlobalFit:
+    """`start`: weightings tried first under every config (the base profile's, equal
+    weights). The fit keeps the best of them unless it finds a weighting better by
+    `min_gain` nDCG on the data it sees: on few queries, a smaller gain is mostly noise."""
     rng = np.random.default_rng(seed)
     s = len(problem.signals)
     best: GlobalFit | None = None
+    fallback: GlobalFit | None = None
     tried = 0
     given = [np.array([w.get(x, 0.0) for x in problem.signals]) for w in start]
     given = [g / g.sum() for g in given if g.sum() > 0]
@@ -134,6 +137,12 @@ def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS
             cands = np.hstack([np.array(given).T, cands])
         means = problem.weight @ ndcg(problem, cands, normalizer, combiner)
         tried += cands.shape[1]
+        if given:
+            i = int(np.argmax(means[:len(given)]))
+            if fallback is None or means[i] > fallback.score + 1e-9:
+                fallback = GlobalFit(dict(zip(problem.signals, map(float, cands[:, i]),
+                                              strict=True)), normalizer, combiner,
+                                     float(means[i]), 0)
         w = cands[:, int(np.argmax(means))]
         score = float(means.max())
         for _ in range(rounds):  # coordinate ascent: scale one weight at a time
@@ -154,6 +163,8 @@ def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS
             best = GlobalFit(dict(zip(problem.signals, map(float, w), strict=True)),
                              normalizer, combiner, score, 0)
     assert best is not None
+    if fallback is not None and best.score - fallback.score < min_gain:
+        best = fallback
     best.tried = tried
     return best
 
