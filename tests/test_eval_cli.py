@@ -81,25 +81,25 @@ def test_learn_saves_a_profile_the_api_can_use(
     _, index, env = small_index
     cache = str(tmp_path / "cache")
     res = hybrid(index, env, "learn", "--data", str(tasks), "--folds", "3", "--name",
-                 "fitted", "--cache", cache)
+                 "cli-fitted", "--cache", cache)
     assert res.returncode == 0, res.stderr
-    assert "fitted (cv)" in res.stdout and "saved profile fitted@1" in res.stdout
-    saved = json.loads((index / "profiles" / "fitted" / "v1.json").read_text())
+    assert "cli-fitted (cv)" in res.stdout and "saved profile cli-fitted@1" in res.stdout
+    saved = json.loads((index / "profiles" / "cli-fitted" / "v1.json").read_text())
     profile = Profile.from_dict(saved)
     training = profile.meta["training"]
     assert training["folds"] == 3 and training["tasks"] == ["image", "text"]
-    assert training["cv"]["overall"]["fitted (cv)"]["ndcg@10"] > 0
+    assert training["cv"]["overall"]["cli-fitted (cv)"]["ndcg@10"] > 0
     assert abs(sum(s.weight for s in profile.signals) - 1.0) < 1e-3
     per_query = hybrid(index, env, "learn", "--data", str(tasks), "--folds", "3",
-                       "--per-query", "--name", "adaptive", "--cache", cache)
+                       "--per-query", "--name", "cli-adaptive", "--cache", cache)
     assert per_query.returncode == 0, per_query.stderr
     adaptive = Profile.from_dict(json.loads(
-        (index / "profiles" / "adaptive" / "v1.json").read_text()))
+        (index / "profiles" / "cli-adaptive" / "v1.json").read_text()))
     assert adaptive.model is not None and "features" in adaptive.meta["training"]
     again = hybrid(index, env, "eval", "--data", str(tasks), "--profile", "default",
-                   "--profile", "fitted", "--profile", "adaptive", "--cache", cache)
+                   "--profile", "cli-fitted", "--profile", "cli-adaptive", "--cache", cache)
     assert again.returncode == 0, again.stderr
-    assert "fitted@1" in again.stdout and "adaptive@1" in again.stdout
+    assert "cli-fitted@1" in again.stdout and "cli-adaptive@1" in again.stdout
 
 
 def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], tasks: Path,
