@@ -164,3 +164,20 @@ def test_a_run_with_no_results_scores_zero() -> None:
     assert means["ndcg@10"] == 0.0 and per_query["mrr@10"] == {"q1": 0.0, "q2": 0.0}
     cmp = compare(qrels, {"none": {}, "some": {"q1": {"a": 1.0}}}, baseline="none")
     assert cmp["some"]["ndcg@10"]["mean"] == pytest.approx(0.5)
+
+
+def test_selection_keeps_the_static_weights_when_learning_does_not_generalise() -> None:
+    from hybrid.learning.fit import fit_selected
+
+    collected, _ = synthetic(40, {"A": 0.6, "B": 0.3, "C": 0.1}, seed=5)
+    rng = np.random.default_rng(9)  # relevance unrelated to any signal: nothing to learn
+    noise = {q: {f"d{i}": int(rng.integers(1, 3)) for i in rng.choice(60, 8, replace=False)}
+             for q in collected}
+    start = [{"A": 1.0, "B": 1.0, "C": 1.0}]
+    kept = fit_selected(Problem.build(collected, noise, SIGNALS), start=start)
+    assert kept.weights == pytest.approx({"A": 1 / 3, "B": 1 / 3, "C": 1 / 3})
+    truth = {"A": 0.6, "B": 0.3, "C": 0.1}
+    collected, qrels = synthetic(60, truth)
+    learned = fit_selected(Problem.build(collected, qrels, SIGNALS), start=start,
+                           configs=[("min_max", "arithmetic_mean")])
+    assert learned.weights == pytest.approx(truth, abs=0.08)

@@ -24,8 +24,8 @@ from hybrid.learning.fit import (
     GlobalFit,
     PerQueryFit,
     Problem,
-    fit_global,
     fit_per_query,
+    fit_selected,
     folds,
     top_features,
 )
@@ -118,9 +118,10 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     start = [base.weights, {x: 1.0 for x in signals}]  # the static weightings
 
     def fit(p: Problem) -> GlobalFit | PerQueryFit:
+        base_fit = fit_selected(p, seed=seed, start=start)
         if per_query:
-            return fit_per_query(p, seed=seed, start=start)
-        return fit_global(p, seed=seed, start=start)
+            return fit_per_query(p, base_fit, seed=seed)
+        return base_fit
 
     runs: Runs = {t: {} for t in collected}
     blends = []

@@ -169,6 +169,30 @@ def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS
     return best
 
 
+def fit_selected(problem: Problem, *, start: Sequence[Mapping[str, float]], k: int = 3,
+                 seed: int = 0, **options: Any) -> GlobalFit:
+    """`fit_global`, kept only if it beats the best start weighting on held-out queries:
+    inner k-fold cross-validation on `problem` compares fitting with keeping the static
+    weighting, and the winner is then fitted on all of `problem`."""
+    fitted = held = 0.0
+    for test in folds(len(problem.qids), k, seed + 7):
+        train = np.setdiff1d(np.arange(len(problem.qids)), test)
+        if not len(train):
+            continue
+        inner, outer = problem.subset(train), problem.subset(test)
+        w = problem.weight[test]
+        fitted += w @ global_score(outer, fit_global(inner, start=start, seed=seed, **options))
+        held += w @ global_score(outer, keep_start(inner, start))
+    if fitted > held:
+        return fit_global(problem, start=start, seed=seed, **options)
+    return keep_start(problem, start)
+
+
+def keep_start(problem: Problem, start: Sequence[Mapping[str, float]]) -> GlobalFit:
+    """The best of the start weightings (under the best normaliser / combiner)."""
+    return fit_global(problem, start=start, n_random=0, rounds=0, min_gain=float("inf"))
+
+
 def folds(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
     """k disjoint test index sets covering range(n)."""
     order = np.random.default_rng(seed).permutation(n)
