@@ -115,7 +115,8 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     if not problem.qids:
         raise JudgmentError("no labelled query to learn from")
 
-    start = [base.weights, {x: 1.0 for x in signals}]  # the static weightings
+    # the static weightings, equal weights first: on ties (few queries) they are kept
+    start = [{x: 1.0 for x in signals}, base.weights]
 
     def fit(p: Problem) -> GlobalFit | PerQueryFit:
         base_fit = fit_selected(p, seed=seed, start=start)
