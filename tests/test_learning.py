@@ -181,3 +181,13 @@ def test_selection_keeps_the_static_weights_when_learning_does_not_generalise() 
     learned = fit_selected(Problem.build(collected, qrels, SIGNALS), start=start,
                            configs=[("min_max", "arithmetic_mean")])
     assert learned.weights == pytest.approx(truth, abs=0.08)
+
+
+def test_a_task_keeps_only_the_judgments_of_its_queries(tmp_path: Path) -> None:
+    from hybrid.evaluation.judgments import load_task
+
+    task = tmp_path / "spoken"
+    task.mkdir()
+    (task / "queries.jsonl").write_text('{"qid": "q1", "text": "red shoes"}\n')
+    (task / "qrels.tsv").write_text("q1\ta\t2\nq2\tb\t1\n")  # q2 is judged, not asked
+    assert load_task(task).qrels == {"q1": {"a": 2}}

@@ -70,7 +70,8 @@ def load_task(folder: str | Path, name: str | None = None) -> QuerySet:
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise JudgmentError(f"{qfile}:{n}: not a query ({e})") from e
     qrels = read_qrels(folder / "qrels.tsv") if (folder / "qrels.tsv").exists() else {}
-    return QuerySet(name or folder.name, queries, qrels)
+    qids = {q.qid for q in queries}  # a qrels file may judge queries the set leaves out
+    return QuerySet(name or folder.name, queries, {q: d for q, d in qrels.items() if q in qids})
 
 
 def _query(row: Mapping[str, Any], base: Path, folder: Path, task: str) -> Query:

@@ -9,6 +9,8 @@ thousands of them; every number reported to users is computed by ranx
 
 - `fit_global`: one convex combination of the signals and the normaliser / combiner
   pair, by random search on the simplex followed by coordinate ascent.
+- `fit_selected`: `fit_global`, kept only where inner cross-validation shows it beats
+  the static weighting it started from (on small or noisy query sets it may not).
 - `fit_per_query`: a softmax-linear model over query features choosing among candidate
   weightings, trained for expected nDCG, blended with the global weights by an amount
   chosen on held-out folds (`hybrid.planner.adaptive.WeightModel`).
