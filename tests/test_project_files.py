@@ -30,3 +30,11 @@ def test_mapping_is_an_opensearch_index_body() -> None:
     for name, spec in body["mappings"]["properties"].items():
         if spec["type"] == "knn_vector":
             assert spec["method"]["name"] == "hnsw", name
+
+
+def test_every_package_folder_is_a_regular_package() -> None:
+    """A folder without __init__.py imports from a checkout but is left out of a wheel."""
+    root = Path(__file__).resolve().parents[1]
+    for folder in [root / "hybrid", root / "workers", *(root / "hybrid").iterdir()]:
+        if folder.is_dir() and any(folder.glob("*.py")):
+            assert (folder / "__init__.py").exists(), f"{folder} has no __init__.py"
