@@ -148,6 +148,9 @@ SCHEMAS: dict[str, Any] = {
             "missing": {"enum": ["zero", "ignore", None]},
             "rrf_k": {"type": "integer", "minimum": 1},
             "depth": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "model": {"type": "object", "description": "query-dependent weights "
+                      "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "
+                      "writes them"},
             "meta": {"type": "object"}}},
 }
 
