@@ -173,28 +173,21 @@ def fit_global(problem: Problem, *, configs: Sequence[tuple[str, str]] = CONFIGS
 
 def fit_selected(problem: Problem, *, start: Sequence[Mapping[str, float]], k: int = 3,
                  seed: int = 0, **options: Any) -> GlobalFit:
-    """The most general fit that held-out queries support: inner k-fold cross-validation
-    on `problem` compares keeping the static weighting, fitting weights under min-max
-    and arithmetic mean only, and the full search over normalisers and combiners; the
-    winner is then fitted on all of `problem`."""
-    configs = list(options.pop("configs", CONFIGS))
-    simple = [("min_max", "arithmetic_mean")] if ("min_max", "arithmetic_mean") in configs \
-        else configs[:1]
-    choices: dict[str, Callable[[Problem], GlobalFit]] = {
-        "static": lambda p: keep_start(p, start),
-        "weights": lambda p: fit_global(p, start=start, seed=seed, configs=simple, **options),
-        "full": lambda p: fit_global(p, start=start, seed=seed, configs=configs, **options),
-    }
-    held = dict.fromkeys(choices, 0.0)
+    """`fit_global`, kept only if it beats the best start weighting on held-out queries:
+    inner k-fold cross-validation on `problem` compares fitting with keeping the static
+    weighting, and the winner is then fitted on all of `problem`."""
+    fitted = held = 0.0
     for test in folds(len(problem.qids), k, seed + 7):
         train = np.setdiff1d(np.arange(len(problem.qids)), test)
         if not len(train):
             continue
         inner, outer = problem.subset(train), problem.subset(test)
-        for name, fit in choices.items():
-            held[name] += problem.weight[test] @ global_score(outer, fit(inner))
-    best = max(choices, key=lambda name: held[name] - 1e-9 * list(choices).index(name))
-    return choices[best](problem)
+        w = problem.weight[test]
+        fitted += w @ global_score(outer, fit_global(inner, start=start, seed=seed, **options))
+        held += w @ global_score(outer, keep_start(inner, start))
+    if fitted > held:
+        return fit_global(problem, start=start, seed=seed, **options)
+    return keep_start(problem, start)
 
 
 def keep_start(problem: Problem, start: Sequence[Mapping[str, float]]) -> GlobalFit:
