@@ -10,7 +10,6 @@ get killed) during the test too.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -20,14 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-from docvec import VEC_SRC, vec_for
+from docvec import VEC_SRC, small_mapping, vec_for
 
 from hybrid.engines.embedded import EmbeddedEngine
-from hybrid.engines.schema import DEFAULT_MAPPING
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-DIM = 8
 BATCH = 50
 ROUNDS = 3
 EVERYTHING = {"term": {"brand": "Acme"}}  # every document of this test
@@ -65,14 +62,6 @@ while True:
     print(f"ACK {docs[0]['id']} {docs[-1]['id']}", flush=True)
 """
 )
-
-
-def small_mapping(tmp_path: Path) -> Path:
-    body = json.loads(DEFAULT_MAPPING.read_text(encoding="utf-8"))
-    body["mappings"]["properties"]["text_vector"]["dimension"] = DIM
-    path = tmp_path / "mapping.json"
-    path.write_text(json.dumps(body), encoding="utf-8")
-    return path
 
 
 def ids_between(first: str, last: str) -> list[str]:

@@ -17,14 +17,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from docvec import VEC_SRC, vec_for
+from docvec import VEC_SRC, small_mapping, vec_for
 
 from hybrid.engines.embedded import EmbeddedEngine
-from hybrid.engines.schema import DEFAULT_MAPPING
 
 pytestmark = pytest.mark.integration
 
-DIM = 8
 EVERYTHING = {"term": {"brand": "Acme"}}  # a filter every document here passes: exact k-NN
 VISIBLE_WITHIN = 1.0  # seconds
 BRAND_FACET = {"brand": {"terms": {"field": "brand"}}}
@@ -91,14 +89,6 @@ if cmd.get("batches"):
 engine.close()
 """
 )
-
-
-def small_mapping(tmp_path: Path) -> Path:
-    body = json.loads(DEFAULT_MAPPING.read_text(encoding="utf-8"))
-    body["mappings"]["properties"]["text_vector"]["dimension"] = DIM
-    path = tmp_path / "mapping.json"
-    path.write_text(json.dumps(body), encoding="utf-8")
-    return path
 
 
 def new_index(tmp_path: Path) -> Path:
