@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +139,25 @@ def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, st
     assert lines == original
     missing = hybrid(index, env, "judgments", str(tmp_path / "nope.tsv"), str(back))
     assert missing.returncode == 2 and "cannot read judgments" in missing.stderr
+
+
+def test_profiles_defining_a_signal_differently_keep_their_own_results(
+        small_index: tuple[Path, Path, dict[str, str]], tasks: Path, tmp_path: Path) -> None:
+    from hybrid.search.profiles import ProfileStore
+
+    _, index, env = small_index
+    ProfileStore(index / "profiles").save({"name": "cli-brand-only", "signals": [
+        {"kind": "lexical", "fields": {"brand.text": 1.0}}]})  # no product has a brand
+    cache = str(tmp_path / "cache")
+
+    def means(*profiles: str) -> dict[str, Any]:
+        args = [a for p in profiles for a in ("--profile", p)]
+        res = hybrid(index, env, "eval", "--data", str(tasks), "--task", "text", *args,
+                     "--json", "--cache", cache)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)["text"]  # type: ignore[no-any-return]
+
+    alone = means("default")
+    both = means("default", "cli-brand-only")
+    assert both["default@1"] == alone["default@1"]
+    assert both["cli-brand-only@1"]["ndcg@10"] == 0.0

@@ -59,7 +59,11 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="where collected sub-query results are kept (default %(default)s)")
 
 
-def _setup(args: argparse.Namespace, open_existing: Any, profiles: list[Any]) -> Any:
+def _setup(args: argparse.Namespace, open_existing: Any, profiles: dict[str, Any]
+           ) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """The tasks, and per profile label the results collected for its signals: one
+    collection per distinct set of signal definitions, so two profiles that define a
+    signal of the same name differently each get their own results."""
     from hybrid.evaluation.collect import collect, stderr_progress
     from hybrid.evaluation.judgments import read_qrels
     from hybrid.evaluation.suite import load_tasks
@@ -70,25 +74,17 @@ def _setup(args: argparse.Namespace, open_existing: Any, profiles: list[Any]) ->
         extra = read_qrels(args.qrels)
         for qs in tasks:
             qs.qrels = {q: d for q, d in extra.items() if q in {x.qid for x in qs.queries}}
-    engine = open_existing(args)
-    searcher = Searcher(engine)
-    collected: dict[str, dict[str, Any]] = {}
-    signals: dict[tuple[str, ...], Any] = {}
-    for p in profiles:  # one collection per distinct set of signal definitions
+    searcher = Searcher(open_existing(args))
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    collected_for = {}
+    for label, p in profiles.items():
         key = tuple(json.dumps(s.to_dict() | {"weight": 1}, sort_keys=True) for s in p.signals)
-        signals.setdefault(key, p)
-    for qs in tasks:
-        merged: dict[str, Any] = {}
-        for p in signals.values():
-            for qid, r in collect(searcher, qs, p, cache_dir=args.cache,
-                                  progress=stderr_progress(qs.name)).items():
-                if qid in merged:
-                    merged[qid].results.update(r.results)
-                    merged[qid].totals.update(r.totals)
-                else:
-                    merged[qid] = r
-        collected[qs.name] = merged
-    return engine, tasks, collected
+        if key not in groups:
+            groups[key] = {qs.name: collect(searcher, qs, p, cache_dir=args.cache,
+                                            progress=stderr_progress(qs.name))
+                           for qs in tasks}
+        collected_for[label] = groups[key]
+    return tasks, collected_for
 
 
 def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
@@ -109,11 +105,12 @@ def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
     if baseline not in profiles:
         raise HybridError(f"baseline {baseline!r} is not among the profiles scored: "
                           f"{', '.join(profiles)}")
-    engine, tasks, collected = _setup(args, open_existing, list(profiles.values()))
-    result = stamp(score_runs(tasks, static_runs(collected, profiles), baseline),
-                   str(args.index))
+    tasks, collected_for = _setup(args, open_existing, profiles)
+    runs = {label: static_runs(collected_for[label], {label: p})[label]
+            for label, p in profiles.items()}
+    result = stamp(score_runs(tasks, runs, baseline), str(args.index))
     if args.report:
-        result["curves"] = curves(collected, tasks, first)
+        result["curves"] = curves(collected_for[next(iter(profiles))], tasks, first)
         from hybrid.evaluation.report import write_report
 
         for path in write_report(result, args.report):
@@ -134,7 +131,8 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     store = ProfileStore(Path(args.index) / "profiles")
     base = store.get(args.base)
     events = read_events(args.clicks) if args.clicks else None  # before any search
-    engine, tasks, collected = _setup(args, open_existing, [base])
+    tasks, collected_for = _setup(args, open_existing, {"base": base})
+    collected = collected_for["base"]
     labels = {qs.name: qs.qrels for qs in tasks}
     source = "judgments"
     if events is not None:
@@ -151,9 +149,7 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     if args.dry_run:
         print("dry run: not saved")
         return 0
-    meta = {"training": learned.report}
-    saved = store.save(learned.profile.__class__.from_dict(learned.profile.to_dict()
-                                                           | {"meta": meta}))
+    saved = store.save(learned.profile)  # its meta holds the report, cv included
     print(f"saved profile {saved.name}@{saved.version} in {store.root}")
     return 0
 
