@@ -56,8 +56,7 @@ def problem(status: int, detail: str, kind: str | None = None, title: str | None
 
 
 def register(app: Flask) -> None:
-    @app.errorhandler(HybridError)
-    @app.errorhandler(DecodeError)
+    @app.errorhandler(HybridError)  # DecodeError and EncoderError are HybridErrors too
     def _hybrid(e: Exception) -> Response:
         for cls, status, kind in STATUS:
             if isinstance(e, cls):
