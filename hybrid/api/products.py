@@ -9,7 +9,6 @@ this process (config VECTORS: auto, celery, background or off).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -65,25 +64,25 @@ def add_products() -> tuple[Response, int]:
 
 def _fill_vectors(svc: Services, docs: list[dict[str, Any]]) -> str:
     mode = svc.config["VECTORS"]
-    if mode == "auto":
-        mode = "celery" if os.environ.get("REDIS_URL") else "background"
     if mode == "off":
         return "off: run 'hybrid encode' to compute them"
-    from hybrid.ingest.runner import CeleryQueue, InProcess, plan_all
+    from hybrid.ingest.runner import CeleryQueue, InProcess, dispatcher, plan_all
 
     index = str(svc.index)
-    if mode == "celery":
-        run: Any = CeleryQueue(index)
+    run = {"celery": CeleryQueue, "background": InProcess}.get(mode, dispatcher)(index)
+
+    def submit() -> None:
         for field, jobs in plan_all(svc.engine, docs, warn=log.warning).items():
             run.submit(field, jobs)
+
+    if isinstance(run, CeleryQueue):  # enqueueing is quick: done before answering
+        submit()
         return "queued"
 
     def fill() -> None:
         with _background:
             try:
-                run = InProcess(index)
-                for field, jobs in plan_all(svc.engine, docs, warn=log.warning).items():
-                    run.submit(field, jobs)
+                submit()
             except Exception:  # noqa: BLE001 - logged; the documents stay pending
                 log.exception("background vector fill failed; run 'hybrid encode'")
 
