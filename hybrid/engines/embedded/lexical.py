@@ -2,7 +2,8 @@
 
 Documents keep their source as stored JSON, so the lexical index is also the document
 store. Writers from any process take a file lock, open tantivy's writer, commit and let
-go; readers reload when tantivy's meta.json changes, so a commit is seen by the next
+go; readers reload when the content of tantivy's meta.json changes (its mtime can stay
+the same across two commits a few milliseconds apart), so a commit is seen by the next
 search in every process. Scores are divided by (k1 + 1): tantivy multiplies BM25 by it,
 Lucene (and so OpenSearch) does not.
 """
@@ -64,14 +65,14 @@ class LexicalIndex:
             self.index.register_tokenizer(analysis.tokenizer_name(a), self.analyzers[a.name])
         self.index.config_reader(reload_policy="Manual")
         self._meta = path / "meta.json"
-        self._seen = -1
+        self._seen: bytes | None = None
         self.refresh()
 
     # -- reading --------------------------------------------------------------------
     def refresh(self) -> None:
-        """Reload when another writer committed (meta.json changed)."""
+        """Reload when a writer, here or in another process, committed (meta.json changed)."""
         try:
-            stamp = self._meta.stat().st_mtime_ns
+            stamp = self._meta.read_bytes()
         except FileNotFoundError:
             return
         if stamp != self._seen:

@@ -63,7 +63,7 @@ class _Snapshot:
     ids: np.ndarray  # unicode, aligned with keys
     matrix: np.ndarray  # float32 rows aligned with keys
     hnsw: Index | None = None
-    stamp: int = -1
+    stamp: bytes = b""
 
     @classmethod
     def empty(cls, dim: int) -> _Snapshot:
@@ -89,9 +89,9 @@ class FieldVectors:
     # -- keeping up with writers -----------------------------------------------------
     def refresh(self, head: int) -> None:
         try:
-            stamp = self.manifest.stat().st_mtime_ns
+            stamp = self.manifest.read_bytes()  # content, not mtime: two folds can share one
         except FileNotFoundError:
-            stamp = -1
+            stamp = b""
         changed = stamp != self.snap.stamp
         if changed:
             self.snap = self._load_snapshot(stamp)
@@ -110,10 +110,10 @@ class FieldVectors:
                                   else np.zeros((0, self.dim), dtype=np.float32))
             self._shadowed = np.fromiter(self.delta, dtype=np.int64, count=len(self.delta))
 
-    def _load_snapshot(self, stamp: int) -> _Snapshot:
-        if stamp < 0:
+    def _load_snapshot(self, stamp: bytes) -> _Snapshot:
+        if not stamp:
             return _Snapshot.empty(self.dim)
-        meta = json.loads(self.manifest.read_text())
+        meta = json.loads(stamp)
         base = self.dir / meta["name"]
         keys = np.load(f"{base}.keys.npy")
         ids = np.load(f"{base}.ids.npy")
