@@ -99,11 +99,11 @@ def main() -> int:
     except EncoderError as e:
         print(f"aligned methods skipped: {e}", file=sys.stderr)
     if artefact:
-        mapped_photos = aligned.map_features(photos)
+        mapped_photos = aligned.from_base(photos)
         titles = load_encoder("minilm").encode_documents([product_text(p) for p in products])
         to_text = mapped_photos @ titles.T
         results["aligned-text"] = recall(to_text, target)
-        results["aligned-image"] = recall(mapped_photos @ aligned.map_features(icons).T, target)
+        results["aligned-image"] = recall(mapped_photos @ aligned.from_base(icons).T, target)
         for w in args.weights:
             results[f"fused w={w:g}"] = recall(w * raw + (1 - w) * to_text, target)
     out = {"task": "grocery_image: store photo -> product among the 81 grocery products",

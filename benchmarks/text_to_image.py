@@ -107,7 +107,7 @@ def fashion_text_ndcg(feats: CatalogFeatures) -> dict[str, object] | None:
         qid, pid, grade = line.rstrip("\n").split("\t")
         qrels[qid][pid] = int(grade)
     ids = np.array(feats.ids)
-    index = encoder.map_features(feats.image)
+    index = encoder.from_base(feats.image)
     vectors = load_encoder("minilm").encode_queries([q["text"] for q in queries])
     scores = vectors @ index.T
     values = []

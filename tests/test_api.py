@@ -13,6 +13,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from hybrid.testing.servers import ApiServer
@@ -293,3 +294,39 @@ def test_offline_evaluation_ranks_as_the_api_does(api: Any) -> None:
     short = search(api, q="apple", profile="adaptive")["signals"]
     long = search(api, q="women black casual handbags with zip", profile="adaptive")["signals"]
     assert short[0]["weight"] > long[0]["weight"]  # bm25's weight follows the query
+
+
+def test_an_image_query_runs_efficientnet_once_for_both_image_signals(
+        small_index: tuple[Path, Path, dict[str, str]], shared_data: Path,
+        monkeypatch: Any) -> None:
+    """The aligned image encoder maps EfficientNet's features; an image query needs both,
+    so the searcher computes the features once and maps them."""
+    from hybrid.encoders.align import AlignedImageEncoder
+    from hybrid.encoders.registry import load_encoder
+    from hybrid.engines import open_engine
+    from hybrid.planner.plan import parse_request, plan
+    from hybrid.planner.profile import default_profile
+    from hybrid.search.inputs import Limits, decode_image
+    from hybrid.search.searcher import Searcher
+
+    folder, index, _ = small_index
+    aligned = AlignedImageEncoder(folder / "models" / "alignment")
+    searcher = Searcher(open_engine("embedded", path=index),
+                        encoder=lambda n: aligned if n == "aligned-image" else load_encoder(n))
+    engine = searcher.engine
+    image = decode_image((shared_data / "catalog" / "images" / "fashion" / "10000.jpg")
+                         .read_bytes(), Limits())
+    the_plan = plan(parse_request({}, engine.schema, image=True), default_profile(),
+                    engine.schema, {})
+    assert {q.signal for q in the_plan.subqueries} == {"image:image_vector",
+                                                       "image:image_text_vector"}
+    expected = {"image:image_vector": aligned.base.encode_queries([image])[0],
+                "image:image_text_vector": aligned.encode_queries([image])[0]}
+    calls = []
+    real = aligned.base.encode_queries
+    monkeypatch.setattr(aligned.base, "encode_queries",
+                        lambda items, *a: calls.append(len(items)) or real(items, *a))
+    vectors = searcher._encode(the_plan, {"image": image, "text": "", "audio": None})
+    assert calls == [1]
+    for name, vec in expected.items():
+        np.testing.assert_allclose(vectors[name], vec, atol=1e-5)

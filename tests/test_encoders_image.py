@@ -172,7 +172,7 @@ def test_artefact_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     for where in (tmp_path, folder):
         encoder = AlignedImageEncoder(where)
         assert encoder.dim == 24 and encoder.version == f"alignment-{folder.name}"
-        np.testing.assert_array_equal(encoder.map_features(images), result.map(images))
+        np.testing.assert_array_equal(encoder.from_base(images), result.map(images))
     (folder / "weights.npz").write_bytes(b"not a zip")
     with pytest.raises(EncoderError, match="unreadable"):
         load_alignment(folder)

@@ -382,12 +382,18 @@ class AlignedImageEncoder:
             self._image = encoder
         return self._image
 
-    def map_features(self, image_feats: np.ndarray) -> np.ndarray:
-        """EfficientNet-Lite0 features (n, 1280) -> (n, 384) unit vectors."""
+    @property
+    def base(self) -> Any:
+        """The encoder whose output this one maps: a query that needs both (an image
+        query searches image_vector and image_text_vector) runs EfficientNet once."""
+        return self.image_encoder
+
+    def from_base(self, image_feats: np.ndarray) -> np.ndarray:
+        """The base encoder's vectors (n, 1280) -> this encoder's (n, 384) unit vectors."""
         return map_features(self.weights, image_feats)
 
     def encode_documents(self, items: Sequence[Any], batch_size: int = 8) -> np.ndarray:
-        return self.map_features(self.image_encoder.encode_documents(items, batch_size))
+        return self.from_base(self.image_encoder.encode_documents(items, batch_size))
 
     def encode_queries(self, items: Sequence[Any], batch_size: int = 8) -> np.ndarray:
-        return self.map_features(self.image_encoder.encode_queries(items, batch_size))
+        return self.from_base(self.image_encoder.encode_queries(items, batch_size))

@@ -46,6 +46,18 @@ class Encoder(Protocol):
         """(n, dim) float32, rows of unit length."""
 
 
+@runtime_checkable
+class DerivedEncoder(Protocol):
+    """An encoder whose vectors are a map of another encoder's (the aligned image
+    encoder maps EfficientNet's): callers that need both run the base model once."""
+
+    @property
+    def base(self) -> Encoder: ...
+
+    def from_base(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, base dim) vectors of `base` -> (n, dim) unit rows of this encoder."""
+
+
 def normalize(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
     x = np.asarray(x, dtype=np.float32)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import Encoder, EncoderError
+from hybrid.encoders.base import DerivedEncoder, Encoder, EncoderError
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
@@ -129,10 +129,18 @@ class Searcher:
             took["transcribe"] = _ms(t)
         inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
         t = time.perf_counter()
+        # Lexical sub-queries need no vectors: they run while the query is encoded.
+        early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
+                 for q in the_plan.subqueries if q.kind != KNN}
         vectors = self._encode(the_plan, inputs)
         took["encode"] = _ms(t)
         t = time.perf_counter()
-        results, totals, sub_took = self._retrieve(the_plan, text, vectors)
+        futures = early | {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                                      vectors[q.signal])
+                           for q in the_plan.subqueries if q.kind == KNN}
+        results, totals, sub_took = {}, {}, {}
+        for q in the_plan.subqueries:
+            results[q.signal], totals[q.signal], sub_took[q.signal] = futures[q.signal].result()
         took["retrieve"] = _ms(t)
         modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
                                           (AUDIO, audio is not None)) if v)
@@ -180,29 +188,28 @@ class Searcher:
         }
 
     def _encode(self, the_plan: Plan, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """One query vector per (encoder, input), the encoders running side by side."""
-        wanted = {(q.encoder, q.input) for q in the_plan.subqueries if q.kind == KNN}
-        futures: dict[tuple[str, str], Future[np.ndarray]] = {}
-        for enc, inp in sorted(wanted, key=str):
-            assert enc is not None
-            futures[(enc, inp)] = self.pool.submit(self._encode_one, enc, inputs[inp])
-        by_key = {k: f.result() for k, f in futures.items()}
+        """One query vector per (encoder, input), the encoders running side by side. An
+        encoder that maps another's output (a DerivedEncoder) shares that one's pass."""
+        wanted = sorted({(q.encoder, q.input) for q in the_plan.subqueries
+                         if q.kind == KNN and q.encoder is not None}, key=str)
+        passes: dict[tuple[int, str], Future[np.ndarray]] = {}
+
+        def run(encoder: Any, inp: str) -> Future[np.ndarray]:
+            key = (id(encoder), inp)
+            if key not in passes:
+                passes[key] = self.pool.submit(_encode_one, encoder, inputs[inp])
+            return passes[key]
+
+        jobs = {}
+        for name, inp in wanted:
+            encoder = self.encoder(name)
+            jobs[(name, inp)] = ((run(encoder.base, inp), encoder.from_base)
+                                 if isinstance(encoder, DerivedEncoder)
+                                 else (run(encoder, inp), None))
+        by_key = {k: f.result() if project is None else project(f.result()[None])[0]
+                  for k, (f, project) in jobs.items()}
         return {q.signal: by_key[(q.encoder, q.input)] for q in the_plan.subqueries
                 if q.kind == KNN and q.encoder is not None}
-
-    def _encode_one(self, encoder: str, item: Any) -> np.ndarray:
-        return self.encoder(encoder).encode_queries([item])[0]
-
-    def _retrieve(self, the_plan: Plan, text: str, vectors: Mapping[str, np.ndarray]
-                  ) -> tuple[dict[str, list[tuple[str, float]]], dict[str, int],
-                             dict[str, float]]:
-        futures = {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                              vectors.get(q.signal))
-                   for q in the_plan.subqueries}
-        results, totals, took = {}, {}, {}
-        for name, fut in futures.items():
-            results[name], totals[name], took[name] = fut.result()
-        return results, totals, took
 
     def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
                  ) -> tuple[list[tuple[str, float]], int, float]:
@@ -247,6 +254,10 @@ def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
     from urllib.parse import quote
 
     return f"/products/{quote(doc_id, safe='')}/image"
+
+
+def _encode_one(encoder: Encoder, item: Any) -> np.ndarray:
+    return encoder.encode_queries([item])[0]
 
 
 def _ms(since: float) -> float:
