@@ -72,8 +72,7 @@ def _fill_vectors(svc: Services, docs: list[dict[str, Any]]) -> str:
     run = {"celery": CeleryQueue, "background": InProcess}.get(mode, dispatcher)(index)
 
     def submit() -> None:
-        for field, jobs in plan_all(svc.engine, docs, warn=log.warning).items():
-            run.submit(field, jobs)
+        run.submit_all(plan_all(svc.engine, docs, warn=log.warning))
 
     if isinstance(run, CeleryQueue):  # enqueueing is quick: done before answering
         submit()

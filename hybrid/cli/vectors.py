@@ -41,9 +41,7 @@ def fill_vectors(index: str, engine: Any, docs: Sequence[Mapping[str, Any]],
     run = dispatcher(index, progress=lambda f, n: bars[f].update(n) if f in bars else None)
     start = time.perf_counter()
     try:
-        for field, js in jobs.items():
-            if js:
-                run.submit(field, js)
+        run.submit_all({field: js for field, js in jobs.items() if js})
     except Exception as e:  # the broker went away: what was not enqueued stays pending
         if type(e).__module__.split(".")[0] not in ("kombu", "redis", "celery"):
             raise

@@ -81,13 +81,27 @@ class _Dispatcher:
 
     def submit(self, field: str, jobs: Sequence[Job]) -> None:
         """Run or enqueue `jobs` in batches of the field's modality."""
+        self.submit_all({field: jobs})
+
+    def submit_all(self, jobs: Mapping[str, Sequence[Job]]) -> None:
+        """Run or enqueue the jobs of several fields, taking their batches in turn: the
+        two image fields then see the same images one after the other, and the second
+        reuses the features the first computed (hybrid.ingest.tasks)."""
+        batches = {field: list(self._batches(field, js)) for field, js in jobs.items()}
+        for i in range(max((len(b) for b in batches.values()), default=0)):
+            for field, items in batches.items():
+                if i < len(items):
+                    modality, batch = items[i]
+                    self.run(field, modality, batch)
+                    if self.progress:
+                        self.progress(field, len(batch))
+
+    @staticmethod
+    def _batches(field: str, jobs: Sequence[Job]) -> Iterable[tuple[str, list[dict[str, str]]]]:
         modality = {s.field: s for s in DEFAULT_SPECS}[field].modality
         size = BATCH[modality]
         for i in range(0, len(jobs), size):
-            batch = [j.to_dict() for j in jobs[i:i + size]]
-            self.run(field, modality, batch)
-            if self.progress:
-                self.progress(field, len(batch))
+            yield modality, [j.to_dict() for j in jobs[i:i + size]]
 
     def run(self, field: str, modality: str, batch: list[dict[str, str]]) -> None:
         raise NotImplementedError

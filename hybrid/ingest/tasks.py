@@ -4,24 +4,32 @@ The same function runs in a Celery worker and in-process (embedded mode). It is 
 by document id, content hash and encoder version, so running it twice writes once. An
 input that cannot be decoded is recorded on its product with the reason and never
 stops the rest of the batch.
+
+Image features are kept for the last few batches, by encoder version and file hash: the
+aligned image encoder maps EfficientNet's features (a DerivedEncoder), so the
+image_text_vector batch that follows an image_vector batch of the same images maps the
+kept features instead of running the network again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import DecodeError
+from hybrid.encoders.base import DecodeError, DerivedEncoder, Encoder
 from hybrid.encoders.registry import load_encoder, version_of
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec
 
 SPECS = {s.field: s for s in DEFAULT_SPECS}
+KEEP_FEATURES = 256  # image features kept, a few batches' worth
 _engines: dict[str, Any] = {}
+_features: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -67,9 +75,15 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     stored = engine.vector_info(field, [j.id for j in todo])
     todo = [j for j in todo if not (stored.get(j.id, {}).get("hash") == j.hash
                                     and stored.get(j.id, {}).get("model") == version)]
+    encoder = load_encoder(spec.encoder) if todo else None
+    source = encoder.base if isinstance(encoder, DerivedEncoder) else encoder
+    kept = _kept(source, todo) if spec.modality == IMAGE and source is not None else {}
     decode = decoder(spec.modality)
     inputs, ok, errors = [], [], {}
     for job in todo:
+        if job.hash in kept:  # decoded and encoded by an earlier batch
+            ok.append(job)
+            continue
         try:
             inputs.append(decode(job.source))
             ok.append(job)
@@ -82,9 +96,12 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     if spec.modality == AUDIO:  # failed clips get an empty transcript: the text can go on
         result["transcribed"] = _transcribe(engine, ok, inputs, [j for j in todo
                                                                  if j.id in errors])
-    if not ok:
+    if not ok or encoder is None or source is None:
         return result
-    vectors = load_encoder(spec.encoder).encode_documents(inputs)
+    if spec.modality == IMAGE:
+        vectors = _image_vectors(encoder, source, ok, inputs, kept)
+    else:
+        vectors = encoder.encode_documents(inputs)
     res = engine.set_vectors(field, {j.id: np.asarray(v) for j, v in zip(ok, vectors, strict=True)},
                              provenance={j.id: (j.hash, version) for j in ok})
     result["written"] = sum(r.ok and not r.skipped for r in res)
@@ -94,6 +111,27 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
         engine.record_vector_errors(field, refused)
         result["failed"] += len(refused)
     return result
+
+
+def _kept(source: Encoder, jobs: Sequence[Job]) -> dict[str, np.ndarray]:
+    with _lock:
+        return {j.hash: _features[(source.version, j.hash)] for j in jobs
+                if (source.version, j.hash) in _features}
+
+
+def _image_vectors(encoder: Encoder, source: Encoder, jobs: Sequence[Job], inputs: list[Any],
+                   kept: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Vectors of `jobs`: the source encoder runs on the decoded `inputs` (the jobs whose
+    features were not kept, in order); a derived encoder then maps the features."""
+    fresh = iter(source.encode_documents(inputs) if inputs else [])
+    feats = np.stack([kept[j.hash] if j.hash in kept else next(fresh) for j in jobs])
+    with _lock:
+        for j, f in zip(jobs, feats, strict=True):
+            _features[(source.version, j.hash)] = f
+            _features.move_to_end((source.version, j.hash))
+        while len(_features) > KEEP_FEATURES:
+            _features.popitem(last=False)
+    return encoder.from_base(feats) if isinstance(encoder, DerivedEncoder) else feats
 
 
 def _transcribe(engine: Any, jobs: list[Job], waveforms: list[Any], failed: list[Job]
