@@ -30,24 +30,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from hybrid.engines.embedded import EmbeddedEngine  # noqa: E402
 from hybrid.ingest.plan import DEFAULT_SPECS, product_text  # noqa: E402
-from hybrid.ingest.runner import BATCH, CeleryQueue, plan_all  # noqa: E402
+from hybrid.ingest.runner import BATCH, CeleryQueue, available, plan_all  # noqa: E402
 from hybrid.ingest.tasks import decoder  # noqa: E402
 from hybrid.testing.servers import CeleryWorker, RedisServer  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 FIELDS = {"text": "text_vector", "image": "image_vector", "audio": "audio_vector"}
 IMAGE_FIELDS = ("image_vector", "image_text_vector")
-
-
-def _available(encoder: str) -> bool:
-    from hybrid.encoders.base import EncoderError
-    from hybrid.encoders.registry import load_encoder
-
-    try:
-        load_encoder(encoder)
-    except EncoderError:
-        return False
-    return True
 
 
 def products(n_text: int, n_image: int, n_audio: int) -> list[dict[str, Any]]:
@@ -161,7 +150,7 @@ def main() -> None:
                 result["modalities"][modality] = {
                     "raw_items_per_s": round(raw, 1), "pipeline_items_per_s": round(piped, 1),
                     "pipeline_share_of_raw": round(piped / raw, 3), "batch": BATCH[modality]}
-                if modality == "image" and _available("aligned-image"):
+                if modality == "image" and available("aligned-image"):
                     # image_text_vector maps the features image_vector computed
                     both = pipeline_rate(modality, subset, Path(tmp), redis, IMAGE_FIELDS)
                     result["modalities"]["image, both fields"] = {

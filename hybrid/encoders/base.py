@@ -8,7 +8,7 @@ reported on its own item and never fails a batch.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -56,6 +56,14 @@ class DerivedEncoder(Protocol):
 
     def from_base(self, vectors: np.ndarray) -> np.ndarray:
         """(n, base dim) vectors of `base` -> (n, dim) unit rows of this encoder."""
+
+
+def base_pass(encoder: Encoder) -> tuple[Encoder, Callable[[np.ndarray], np.ndarray] | None]:
+    """(the encoder that runs on the input, the map from its vectors to `encoder`'s or
+    None): callers key that run by the first, so encoders sharing a base share a run."""
+    if isinstance(encoder, DerivedEncoder):
+        return encoder.base, encoder.from_base
+    return encoder, None
 
 
 def normalize(x: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     ids = [str(d["id"]) for d in docs]
     hashed = functools.cache(file_hash)  # both image fields read the same files
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
-    transcribing = audio is not None and _available(audio.encoder)
+    transcribing = audio is not None and available(audio.encoder)
     for spec in specs:
         try:
             version = version_of(spec.encoder)
@@ -40,7 +40,8 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     return out
 
 
-def _available(encoder: str) -> bool:
+def available(encoder: str) -> bool:
+    """Whether the encoder can load here (its package installed, its artefact trained)."""
     try:
         version_of(encoder)
     except EncoderError:

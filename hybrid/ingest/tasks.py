@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import DecodeError, DerivedEncoder, Encoder
+from hybrid.encoders.base import DecodeError, Encoder, base_pass
 from hybrid.encoders.registry import load_encoder, version_of
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec
 
@@ -75,9 +75,13 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     stored = engine.vector_info(field, [j.id for j in todo])
     todo = [j for j in todo if not (stored.get(j.id, {}).get("hash") == j.hash
                                     and stored.get(j.id, {}).get("model") == version)]
-    encoder = load_encoder(spec.encoder) if todo else None
-    source = encoder.base if isinstance(encoder, DerivedEncoder) else encoder
-    kept = _kept(source, todo) if spec.modality == IMAGE and source is not None else {}
+    result: dict[str, Any] = {"field": field, "written": 0, "skipped": len(jobs) - len(todo),
+                              "failed": 0, "transcribed": []}
+    if not todo:
+        return result
+    encoder = load_encoder(spec.encoder)
+    source, project = base_pass(encoder)
+    kept = _kept(source, todo) if spec.modality == IMAGE else {}
     decode = decoder(spec.modality)
     inputs, ok, errors = [], [], {}
     for job in todo:
@@ -91,15 +95,15 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
             errors[job.id] = (job.hash, str(e))
     if errors:
         engine.record_vector_errors(field, errors)
-    result: dict[str, Any] = {"field": field, "written": 0, "skipped": len(jobs) - len(todo),
-                              "failed": len(errors), "transcribed": []}
+    result["failed"] = len(errors)
     if spec.modality == AUDIO:  # failed clips get an empty transcript: the text can go on
         result["transcribed"] = _transcribe(engine, ok, inputs, [j for j in todo
                                                                  if j.id in errors])
-    if not ok or encoder is None or source is None:
+    if not ok:
         return result
     if spec.modality == IMAGE:
-        vectors = _image_vectors(encoder, source, ok, inputs, kept)
+        feats = _image_features(source, ok, inputs, kept)
+        vectors = feats if project is None else project(feats)
     else:
         vectors = encoder.encode_documents(inputs)
     res = engine.set_vectors(field, {j.id: np.asarray(v) for j, v in zip(ok, vectors, strict=True)},
@@ -119,10 +123,10 @@ def _kept(source: Encoder, jobs: Sequence[Job]) -> dict[str, np.ndarray]:
                 if (source.version, j.hash) in _features}
 
 
-def _image_vectors(encoder: Encoder, source: Encoder, jobs: Sequence[Job], inputs: list[Any],
-                   kept: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Vectors of `jobs`: the source encoder runs on the decoded `inputs` (the jobs whose
-    features were not kept, in order); a derived encoder then maps the features."""
+def _image_features(source: Encoder, jobs: Sequence[Job], inputs: list[Any],
+                    kept: Mapping[str, np.ndarray]) -> np.ndarray:
+    """`source`'s vectors of `jobs`: kept ones, and fresh ones of the decoded `inputs`
+    (the jobs whose features were not kept, in order), which are kept in turn."""
     fresh = iter(source.encode_documents(inputs) if inputs else [])
     feats = np.stack([kept[j.hash] if j.hash in kept else next(fresh) for j in jobs])
     with _lock:
@@ -131,7 +135,7 @@ def _image_vectors(encoder: Encoder, source: Encoder, jobs: Sequence[Job], input
             _features.move_to_end((source.version, j.hash))
         while len(_features) > KEEP_FEATURES:
             _features.popitem(last=False)
-    return encoder.from_base(feats) if isinstance(encoder, DerivedEncoder) else feats
+    return feats
 
 
 def _transcribe(engine: Any, jobs: list[Job], waveforms: list[Any], failed: list[Job]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import DerivedEncoder, Encoder, EncoderError
+from hybrid.encoders.base import Encoder, EncoderError, base_pass
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
@@ -202,10 +202,8 @@ class Searcher:
 
         jobs = {}
         for name, inp in wanted:
-            encoder = self.encoder(name)
-            jobs[(name, inp)] = ((run(encoder.base, inp), encoder.from_base)
-                                 if isinstance(encoder, DerivedEncoder)
-                                 else (run(encoder, inp), None))
+            source, project = base_pass(self.encoder(name))
+            jobs[(name, inp)] = (run(source, inp), project)
         by_key = {k: f.result() if project is None else project(f.result()[None])[0]
                   for k, (f, project) in jobs.items()}
         return {q.signal: by_key[(q.encoder, q.input)] for q in the_plan.subqueries
