@@ -65,6 +65,13 @@ def test_cli_facets() -> None:
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"range": {"field": "brand", "ranges": [{"to": 1}]}}},
                                  SCHEMA)
+    # found by the API fuzz run: GET /search?facets=1 parses to a number
+    with pytest.raises(FilterError, match="object of named facets"):
+        filters.normalize_facets(1, SCHEMA)  # type: ignore[arg-type]
+    for bound in ("abc", [1], float("nan"), True):
+        with pytest.raises(FilterError, match="finite number"):
+            filters.normalize_facets(
+                {"x": {"range": {"field": "price", "ranges": [{"from": bound}]}}}, SCHEMA)
 
 
 def test_to_opensearch() -> None:

@@ -86,17 +86,19 @@ def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
         raise FilterError(f"'range' needs a numeric field; {path!r} is a keyword field")
     if not isinstance(value, Mapping) or not value or set(value) - set(_RANGE_OPS):
         raise FilterError(f"'range' on {path!r} takes bounds among {', '.join(_RANGE_OPS)}")
-    out: dict[str, float] = {}
-    for op, bound in value.items():
-        if isinstance(bound, bool) or not isinstance(bound, int | float) \
-                or not math.isfinite(bound):
-            raise FilterError(f"range bound {op} on {path!r} must be a finite number")
-        out[op] = float(bound)
-    return out
+    return {op: _bound(bound, f"range bound {op} on {path!r}") for op, bound in value.items()}
+
+
+def _bound(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FilterError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> dict[str, Any]:
     """Validate facet requests: terms counts and range buckets."""
+    if facets is not None and not isinstance(facets, Mapping):
+        raise FilterError(f"facets is an object of named facets, got {facets!r}")
     out: dict[str, Any] = {}
     for name, spec in (facets or {}).items():
         if not isinstance(spec, Mapping) or len(spec) != 1:
@@ -121,7 +123,7 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
         for r in ranges:
             if not isinstance(r, Mapping) or not set(r) <= {"from", "to"} or not r:
                 raise FilterError(f"facet {name!r}: each range has 'from' and/or 'to'")
-            clean.append({k: float(v) for k, v in r.items()})
+            clean.append({k: _bound(v, f"facet {name!r}: range {k!r}") for k, v in r.items()})
         out[name] = {"range": {"field": path, "ranges": clean}}
     return out
 
