@@ -221,6 +221,10 @@ def test_profiles_by_name_and_version(api: Any) -> None:
      "limit of 2000000 bytes"),
     ({"files": {"audio": ("a.wav", wav(31, 3000), "audio/wav")}}, 413, "limit is 30 s"),
     ({"files": {"audio": ("a.wav", wav(1), "audio/wav")}}, 400, "silent"),
+    # found by fuzzing: a part name werkzeug cannot parse, and facets that are a number
+    ({"data": b'--B\r\nContent-Disposition: form-data; name="\x7f\\"\r\n\r\nx\r\n--B--\r\n',
+      "headers": {"Content-Type": "multipart/form-data; boundary=B"}}, 400, "cannot be read"),
+    ({"json": {"q": "x", "facets": 1}}, 400, "object of named facets"),
 ])
 def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], status: int,
                                           detail: str) -> None:

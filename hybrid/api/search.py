@@ -71,6 +71,8 @@ def read_query(limits: Limits) -> tuple[dict[str, Any], Any, np.ndarray | None]:
 def _form(values: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key in values:
+        if not isinstance(key, str):  # werkzeug's name for a part it could not parse
+            raise QueryError("a form field has a name that cannot be read")
         value = values.get(key)
         if key in JSON_FIELDS:
             try:
