@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from hybrid.api.app import services
+from hybrid.api.services import services
 from hybrid.api.metrics import exposition
 from hybrid.api.openapi import spec
 from hybrid.api.problems import problem

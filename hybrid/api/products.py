@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from hybrid.api.app import Services, services
+from hybrid.api.services import Services, services
 from hybrid.api.metrics import PRODUCTS
 from hybrid.api.security import require_key
 from hybrid.catalog.product import Product, RowError

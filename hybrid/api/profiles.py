@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.app import services
+from hybrid.api.services import services
 from hybrid.api.security import require_key
 from hybrid.errors import ProfileError
 from hybrid.planner.profile import Profile

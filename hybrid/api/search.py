@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.app import services
+from hybrid.api.services import services
 from hybrid.api.metrics import observe_search
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request

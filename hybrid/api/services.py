@@ -1,0 +1,78 @@
+"""What the API's views share within one process (engine, searcher, profile store),
+kept apart from `app.py` so that blueprints need not import the module that builds the app."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from hybrid.search.inputs import Limits
+
+
+class Services:
+    """What the views share within one process: the engine, the searcher, the profile
+    store. Opened on first use, so gunicorn workers each open their own after forking."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.index = Path(config["INDEX"])
+        self._lock = threading.Lock()
+        self._engine: Any = None
+        self._searcher: Any = None
+        self._refreshed = time.monotonic()
+        self.ready = threading.Event()
+        self.unavailable: dict[str, str] = {}
+        self.limits = Limits(
+            image_bytes=int(config["MAX_IMAGE_BYTES"]),
+            image_pixels=int(config["MAX_IMAGE_PIXELS"]),
+            image_formats=tuple(config["IMAGE_FORMATS"]),
+            audio_bytes=int(config["MAX_AUDIO_BYTES"]),
+            audio_seconds=float(config["MAX_AUDIO_SECONDS"]),
+            fetch_urls=bool(config["FETCH_IMAGE_URLS"]),
+            fetch_timeout=float(config["FETCH_TIMEOUT"]))
+        from hybrid.search.profiles import ProfileStore
+
+        self.profiles = ProfileStore(self.index / "profiles")
+
+    @property
+    def engine(self) -> Any:
+        with self._lock:
+            if self._engine is None:
+                from hybrid.engines import open_engine
+
+                self._engine = open_engine("embedded", path=self.index)
+            return self._engine
+
+    @property
+    def searcher(self) -> Any:
+        engine = self.engine
+        with self._lock:
+            if self._searcher is None:
+                from hybrid.search.searcher import Searcher
+
+                self._searcher = Searcher(engine)
+            return self._searcher
+
+    def refresh(self, force: bool = False) -> None:
+        """See other processes' writes, at most once per REFRESH_INTERVAL (at once after
+        this process wrote: a client sees its own writes)."""
+        now = time.monotonic()
+        if force or now - self._refreshed >= float(self.config["REFRESH_INTERVAL"]):
+            self._refreshed = now
+            self.engine.refresh()
+
+    def warm(self) -> None:
+        try:
+            profile = self.profiles.get(self.config["PROFILE"])
+            self.unavailable = self.searcher.warm(profile)
+        finally:
+            self.ready.set()
+
+
+def services() -> Services:
+    svc: Services = current_app.extensions["hybrid"]
+    return svc
