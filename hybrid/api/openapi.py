@@ -42,7 +42,25 @@ _SEARCH_PARAMS = [
     {"name": "filter", "in": "query", "schema": _JSON_TEXT},
     {"name": "facets", "in": "query", "schema": _JSON_TEXT},
     {"name": "weights", "in": "query", "schema": _JSON_TEXT},
+    {"name": "user_id", "in": "query", "schema": {"type": "string", "minLength": 1,
+                                                   "maxLength": 256}},
+    {"name": "session_id", "in": "query", "schema": {"type": "string", "minLength": 1,
+                                                      "maxLength": 256}},
+    {"name": "experiment", "in": "query", "schema": {"type": "string",
+                                                      "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
 ]
+_UNIT = {"user_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                     "description": "puts the search in a running experiment (sticky)"},
+         "session_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                        "description": "used for bucketing when there is no user_id"},
+         "experiment": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                        "description": "which running experiment to join (default: the "
+                                       "oldest running one)"}}
+_RATE = {"type": "object", "required": ["value", "ci"],
+         "properties": {"value": {"type": ["number", "null"]},
+                        "ci": {"type": ["array", "null"], "items": {"type": "number"},
+                               "minItems": 2, "maxItems": 2}}}
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
 
 SCHEMAS: dict[str, Any] = {
     "Problem": {
@@ -68,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
             "profile": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}(@[0-9]+)?$"},
             "weights": {"type": "object", "additionalProperties": {"type": "number",
                                                                     "minimum": 0}},
-            "explain": {"type": "boolean"}}},
+            "explain": {"type": "boolean"}, **_UNIT}},
     "SearchForm": {
         "type": "object",
         "properties": {
@@ -78,7 +96,7 @@ SCHEMAS: dict[str, Any] = {
             "profile": {"type": "string"}, "explain": {"type": "boolean"},
             "filter": _JSON_TEXT, "facets": _JSON_TEXT, "weights": _JSON_TEXT,
             "image": {"type": "string", "contentMediaType": "image/*"},
-            "audio": {"type": "string", "contentMediaType": "audio/*"}}},
+            "audio": {"type": "string", "contentMediaType": "audio/*"}, **_UNIT}},
     "SignalScore": {
         "type": "object", "required": ["raw", "rank", "normalized", "contribution", "missing"],
         "properties": {"raw": {"type": ["number", "null"]},
@@ -90,14 +108,19 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"id": {"type": "string"}, "score": {"type": "number"},
                        "fields": {"type": "object"},
                        "image_url": {"type": ["string", "null"]},
+                       "variant": {"type": "string", "description": "interleaving: the "
+                                   "variant whose ranking contributed this hit"},
                        "explain": {"type": "object",
                                    "additionalProperties": _ref("SignalScore")}}},
     "SearchResponse": {
         "type": "object",
-        "required": ["query_id", "profile", "total", "page", "size", "hits",
-                     "facets", "signals", "skipped", "took_ms"],
+        "required": ["query_id", "experiment", "variant", "profile", "total", "page", "size",
+                     "hits", "facets", "signals", "skipped", "took_ms"],
         "properties": {
-            "query_id": {"type": "string"},
+            "query_id": {"type": "string", "description": "send it with the search's events"},
+            "experiment": {"type": ["string", "null"]},
+            "variant": {"type": ["string", "null"], "description": "A/B: the user's variant; "
+                        "null outside experiments and when interleaved (see each hit)"},
             "profile": {"type": "object", "properties": {"name": {"type": "string"},
                                                          "version": {"type": "integer"}}},
             "total": {"type": "integer"}, "page": {"type": "integer"},
@@ -152,6 +175,103 @@ SCHEMAS: dict[str, Any] = {
                       "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "
                       "writes them"},
             "meta": {"type": "object"}}},
+    "Variant": {
+        "type": "object", "required": ["name", "profile"], "additionalProperties": False,
+        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                       "profile": {"type": "string",
+                                   "pattern": "^[A-Za-z0-9_-]{1,64}(@[1-9][0-9]{0,8})?$"},
+                       "split": {"type": "number", "exclusiveMinimum": 0,
+                                 "description": "traffic share, normalised over variants"}}},
+    "Experiment": {
+        "type": "object", "required": ["name", "variants"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+            "kind": {"enum": ["ab", "interleaving"]},
+            "method": {"enum": ["team_draft", "probabilistic"],
+                       "description": "interleaving method"},
+            "variants": {"type": "array", "items": _ref("Variant"), "minItems": 2},
+            "salt": {"type": "string", "maxLength": 1000},
+            "traffic": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "status": {"enum": ["running", "stopped"]},
+            "started": {"type": "string", "maxLength": 1000},
+            "stopped": {"type": ["string", "null"], "maxLength": 1000},
+            "guardrails": {"type": "object", "additionalProperties": False, "properties": {
+                "latency_p99_ms": {"type": "number", "minimum": 0},
+                "abandonment": {"type": "number", "minimum": 0},
+                "ctr_drop": {"type": "number", "minimum": 0}}},
+            "description": {"type": "string", "maxLength": 1000},
+            "version": {"type": "integer", "minimum": 1}}},
+    "ExperimentReport": {
+        "type": "object", "required": ["experiment", "kind", "variants", "tests", "srm",
+                                       "timeline"],
+        "properties": {
+            "experiment": {"type": "string"}, "kind": {"enum": ["ab", "interleaving"]},
+            "status": {"enum": ["running", "stopped"]},
+            "variants": {"type": "array", "items": {
+                "type": "object",
+                "required": ["variant", "profile", "queries", "impressions", "clicks", "ctr",
+                             "mrr", "abandonment", "conversion", "latency_ms", "flags"],
+                "properties": {
+                    "variant": {"type": "string"}, "profile": {"type": "string"},
+                    "queries": {"type": "integer"}, "impressions": {"type": "integer"},
+                    "clicks": {"type": "integer"}, "ctr": _RATE, "clicks_at_10": _RATE,
+                    "mrr": _RATE, "abandonment": _RATE, "conversion": _RATE,
+                    "latency_ms": {"type": "object", "properties": {
+                        "p50": _NULLABLE_NUMBER, "p99": _NULLABLE_NUMBER}},
+                    "flags": {"type": "array", "items": {"type": "string"}}}}},
+            "tests": {"type": "array", "items": {
+                "type": "object", "required": ["metric", "a", "b", "p_value", "significant"],
+                "properties": {"metric": {"type": "string"}, "a": {"type": "string"},
+                               "b": {"type": "string"}, "p_value": _NULLABLE_NUMBER,
+                               "significant": {"type": "boolean"}}}},
+            "srm": {"type": "object", "required": ["p_value", "ok"],
+                    "properties": {"p_value": _NULLABLE_NUMBER, "ok": {"type": "boolean"},
+                                   "observed": {"type": "array",
+                                                "items": {"type": "integer"}}}},
+            "interleaving": {"type": "object", "required": ["wins", "ties", "p_value"],
+                             "properties": {
+                                 "wins": {"type": "object",
+                                          "additionalProperties": {"type": "integer"}},
+                                 "ties": {"type": "integer"},
+                                 "no_clicks": {"type": "integer"},
+                                 "p_value": _NULLABLE_NUMBER,
+                                 "significant": {"type": "boolean"}}},
+            "timeline": {"type": "array", "items": {
+                "type": "object", "required": ["date", "variant", "queries", "ctr"],
+                "properties": {"date": {"type": "string", "format": "date"},
+                               "variant": {"type": "string"}, "queries": {"type": "integer"},
+                               "ctr": {"type": "number"}}}}}},
+    "Event": {
+        "type": "object", "required": ["action_name", "query_id"],
+        "additionalProperties": False,
+        "description": "a UBI event; object_id is required (here or in event_attributes."
+                       "object.object_id), and position for impressions and clicks",
+        "properties": {
+            "action_name": {"enum": ["impression", "click", "add_to_cart", "purchase"]},
+            "query_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "object_id": {"type": "string", "minLength": 1, "maxLength": 256},
+            "position": {"type": "integer", "minimum": 1, "maximum": 10000},
+            "event_id": {"type": "string", "maxLength": 256},
+            "user_id": {"type": "string", "maxLength": 256},
+            "client_id": {"type": "string", "maxLength": 256},
+            "session_id": {"type": "string", "maxLength": 256},
+            "user_query": {"type": "string", "maxLength": 1000},
+            "value": {"type": "number", "minimum": 0},
+            "timestamp": {"oneOf": [{"type": "string", "format": "date-time"},
+                                    {"type": "number", "minimum": 0}]},
+            "event_attributes": {"type": "object"}, "message": {},
+            "message_type": {}, "application": {}, "object_id_field": {}}},
+    "EventResult": {
+        "type": "object", "required": ["stored", "duplicates", "rejected", "items"],
+        "properties": {
+            "stored": {"type": "integer"}, "duplicates": {"type": "integer"},
+            "rejected": {"type": "integer"},
+            "items": {"type": "array", "items": {
+                "type": "object", "required": ["index", "event_id", "status"],
+                "properties": {"index": {"type": "integer"},
+                               "event_id": {"type": ["string", "null"]},
+                               "status": {"enum": ["stored", "duplicate", "rejected"]},
+                               "field": {"type": "string"}, "error": {"type": "string"}}}}}},
 }
 
 _NAME = {"name": "name", "in": "path", "required": True,
@@ -215,6 +335,52 @@ def spec() -> dict[str, Any]:
                             "application/json": {"schema": _ref("Profile")}}},
                         "responses": {"201": _ok(_ref("Profile"), "Saved as a new version"),
                                       **_problems(400, 401)}}},
+            "/experiments": {
+                "get": {"operationId": "listExperiments",
+                        "responses": {"200": _ok({"type": "object", "required": ["experiments"],
+                                                  "properties": {"experiments": {
+                                                      "type": "array",
+                                                      "items": _ref("Experiment")}}})}},
+                "post": {"operationId": "createExperiment", "security": KEYED,
+                         "requestBody": {"required": True, "content": {
+                             "application/json": {"schema": _ref("Experiment")}}},
+                         "responses": {"201": _ok(_ref("Experiment"), "Created, running"),
+                                       **_problems(400, 401, 404)}}},
+            "/experiments/{name}": {
+                "get": {"operationId": "getExperiment", "parameters": [_NAME],
+                        "responses": {"200": _ok(_ref("Experiment")),
+                                      **_problems(400, 404)}}},
+            "/experiments/{name}/stop": {
+                "post": {"operationId": "stopExperiment", "security": KEYED,
+                         "parameters": [_NAME],
+                         "responses": {"200": _ok(_ref("Experiment"), "Stopped"),
+                                       **_problems(400, 401, 404)}}},
+            "/experiments/{name}/report": {
+                "get": {"operationId": "experimentReport", "parameters": [_NAME],
+                        "responses": {"200": _ok(_ref("ExperimentReport")),
+                                      **_problems(400, 404)}}},
+            "/events": {
+                "post": {"operationId": "addEvents",
+                         "summary": "Store UBI events (impressions, clicks, add_to_cart, "
+                                    "purchases), idempotent on event_id",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"oneOf": [
+                                 _ref("Event"),
+                                 {"type": "array", "items": _ref("Event"), "minItems": 1}]}}}},
+                         "responses": {"200": _ok(_ref("EventResult"), "All stored (or "
+                                                  "duplicates)"),
+                                       "207": _ok(_ref("EventResult"), "Some rejected"),
+                                       **_problems(400, 413)}}},
+            "/events/export": {
+                "get": {"operationId": "exportEvents",
+                        "summary": "Events as JSON lines, with each search's user_query, "
+                                   "experiment and variant (input for hybrid learn --clicks)",
+                        "parameters": [{"name": "experiment", "in": "query", "schema": {
+                            "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}],
+                        "responses": {"200": {"description": "One event per line",
+                                              "content": {"application/x-ndjson": {
+                                                  "schema": {"type": "string"}}}},
+                                      **_problems(400, 404)}}},
             "/healthz": {"get": {"operationId": "healthz",
                                  "responses": {"200": _ok({"type": "object"})}}},
             "/readyz": {"get": {"operationId": "readyz",

@@ -60,7 +60,8 @@ def register(app: Flask) -> None:
     def _hybrid(e: Exception) -> Response:
         for cls, status, kind in STATUS:
             if isinstance(e, cls):
-                resp = problem(status, str(e), kind)
+                field = getattr(e, "field", None)  # which field of the input is at fault
+                resp = problem(status, str(e), kind, **({"field": field} if field else {}))
                 if status == 401:
                     resp.headers["WWW-Authenticate"] = 'Bearer realm="hybrid"'
                 return resp

@@ -1,4 +1,6 @@
-"""POST /search (JSON, or multipart with an image and/or audio file) and GET /search?q=."""
+"""POST /search (JSON, or multipart with an image and/or audio file) and GET /search?q=.
+A `user_id` or `session_id` puts the search in a running experiment
+(`hybrid.api.experiments`)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.services import services
+from hybrid.api.experiments import Unit, search_logged
 from hybrid.api.metrics import observe_search
+from hybrid.api.services import services
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request
 from hybrid.search.inputs import Limits, decode_audio, decode_image, fetch_image, from_base64
@@ -22,12 +25,11 @@ JSON_FIELDS = ("filter", "facets", "weights")  # sent as JSON text in forms and 
 def search() -> Response:
     svc = services()
     data, image, audio = read_query(svc.limits)
+    unit = Unit.pop(data)
     req = parse_request(data, svc.engine.schema, image=image is not None,
                         audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
-    name, _, version = (req.profile or svc.config["PROFILE"]).partition("@")
-    profile = svc.profiles.get(name, int(version) if version else None)
     svc.refresh()
-    result = svc.searcher.search(req, profile, image=image, audio=audio)
+    result = search_logged(svc, req, unit, image=image, audio=audio)
     observe_search(result)
     return jsonify(result)
 

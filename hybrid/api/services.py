@@ -15,7 +15,8 @@ from hybrid.search.inputs import Limits
 
 class Services:
     """What the views share within one process: the engine, the searcher, the profile
-    store. Opened on first use, so gunicorn workers each open their own after forking."""
+    and experiment stores, the event store. Opened on first use, so gunicorn workers
+    each open their own after forking."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -34,9 +35,13 @@ class Services:
             audio_seconds=float(config["MAX_AUDIO_SECONDS"]),
             fetch_urls=bool(config["FETCH_IMAGE_URLS"]),
             fetch_timeout=float(config["FETCH_TIMEOUT"]))
+        from hybrid.search.events import open_event_store
+        from hybrid.search.experiments import ExperimentStore
         from hybrid.search.profiles import ProfileStore
 
         self.profiles = ProfileStore(self.index / "profiles")
+        self.experiments = ExperimentStore(self.index / "experiments")
+        self.events = open_event_store(self.index)  # opened on first use, per thread
 
     @property
     def engine(self) -> Any:
