@@ -180,7 +180,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
                        "profile": {"type": "string",
                                    "pattern": "^[A-Za-z0-9_-]{1,64}(@[1-9][0-9]{0,8})?$"},
-                       "split": {"type": "number", "exclusiveMinimum": 0,
+                       "split": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e6,
                                  "description": "traffic share, normalised over variants"}}},
     "Experiment": {
         "type": "object", "required": ["name", "variants"], "additionalProperties": False,

@@ -29,6 +29,9 @@ def add_parser(sub: Any) -> None:
     si.add_argument("--task", action="append", default=[],
                     help="task to draw text queries from (repeatable; default fashion_text)")
     si.add_argument("--searches", type=int, default=1000)
+    si.add_argument("--queries", type=int, metavar="N",
+                    help="only the first N text queries of the tasks (head traffic: many "
+                    "searches per query, as learning from clicks needs)")
     si.add_argument("--users", type=int, default=500)
     si.add_argument("--click-model", choices=["pbm", "cascade"], default="pbm")
     si.add_argument("--eta", type=float, default=1.0,
@@ -52,6 +55,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     queries = [(q.text, qs.qrels.get(q.qid, {})) for qs in
                load_tasks(args.data, args.task or ["fashion_text"])
                for q in qs.queries if q.modalities == ("text",)]
+    queries = queries[:args.queries] if args.queries else queries
     if not queries:
         raise HybridError(f"no text queries in {args.data} for {args.task}")
     rng = np.random.default_rng(args.seed)

@@ -10,8 +10,9 @@ An experiment compares two or more *variants*, each a fusion profile ("name" or
   click is credited to the variant whose team the clicked result came from.
 
 `traffic` is the share of users in the experiment at all; the others search with the
-default profile and are not logged as part of it. `guardrails` flag a variant in its
-report (`hybrid.experiments.report.GUARDRAILS` lists them). Pure: no I/O.
+default profile, outside it. `guardrails` (GUARDRAILS below: the largest latency p99 in
+ms, the largest abandonment rate, the largest relative CTR drop from the first variant)
+flag a variant in its report. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ TEAM_DRAFT, PROBABILISTIC = "team_draft", "probabilistic"
 METHODS = (TEAM_DRAFT, PROBABILISTIC)
 RUNNING, STOPPED = "running", "stopped"
 GUARDRAILS = ("latency_p99_ms", "abandonment", "ctr_drop")
+MAX_SPLIT = 1e6
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]{1,64}(@[1-9][0-9]{0,8})?$")
 
@@ -158,8 +160,8 @@ def _variant(v: Any, i: int) -> Variant:
     if not isinstance(profile, str) or not _PROFILE.match(profile):
         raise ExperimentError(f"{where}.profile: a profile name, or name@version")
     split = _number(v.get("split", 1.0), f"variants[{i}].split")
-    if split <= 0:
-        raise ExperimentError(f"{where}.split must be positive")
+    if not 0 < split <= MAX_SPLIT:
+        raise ExperimentError(f"{where}.split must be in (0, {MAX_SPLIT:g}]")
     return Variant(name, profile, split)
 
 
