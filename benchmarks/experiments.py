@@ -12,6 +12,10 @@ probability 1/k, clicked by grade with 0.05 / 0.5 / 0.9):
   searches with the two-proportion z test on CTR and with Welch's t test on MRR;
 - interleaving: each search shows the team-draft interleaving of both top 10s; the
   wins are sign-tested.
+Users are alike (every one clicks by the model), or differ: each search's click
+probabilities are scaled by the user's propensity, drawn from Gamma(0.5, 2) (mean 1; many
+users rarely click, a few click much more), which A/B tests see as noise and
+interleaving cancels within each search.
 A method "needs" n searches when its test first gives p < 0.05 with the profile of the
 higher offline nDCG ahead (checked at every step, as a dashboard would). Prints JSON,
 then a table of the median over seeds.
@@ -35,6 +39,12 @@ sys.path.insert(0, str(REPO))
 DATA = REPO.parent / "shared" / "data"
 EXAMINE = 1.0 / np.arange(1, 11)
 CLICK = np.array([0.05, 0.5, 0.9])
+USERS = ("alike", "differ")  # differ: each user's click probabilities times Gamma(0.5, 2)
+
+
+def propensity(rng: np.random.Generator, users: str, n: int) -> np.ndarray:
+    """Per search, how much more (or less) than the model this user clicks (mean 1)."""
+    return rng.gamma(0.5, 2.0, n) if users == "differ" else np.ones(n)
 
 
 def main() -> None:
@@ -65,18 +75,18 @@ def main() -> None:
     out: dict[str, Any] = {"queries": len(queries), "seeds": args.seeds,
                            "max_searches": args.max_searches, "step": args.step,
                            "ndcg@10": ndcg, "pairs": []}
-    for a, b in pairs:
+    for (a, b), users in [(p, u) for p in pairs for u in USERS]:
         better = 1 if ndcg[b] > ndcg[a] else 0
         needed: dict[str, list[int | None]] = {"ab_ctr": [], "ab_mrr": [], "interleaving": []}
         t = time.perf_counter()
         for seed in range(args.seeds):
-            ab_ctr, ab_mrr = ab_test(grades[a], grades[b], better, seed, args)
+            ab_ctr, ab_mrr = ab_test(grades[a], grades[b], better, seed, users, args)
             needed["ab_ctr"].append(ab_ctr)
             needed["ab_mrr"].append(ab_mrr)
-            needed["interleaving"].append(interleaving(tops[a], tops[b], grades, a, b,
-                                                       queries, task.qrels, better, seed, args))
-        out["pairs"].append({"a": a, "b": b, "ndcg_a": ndcg[a], "ndcg_b": ndcg[b],
-                             "seconds": round(time.perf_counter() - t, 1),
+            needed["interleaving"].append(interleaving(tops[a], tops[b], queries, task.qrels,
+                                                       better, seed, users, args))
+        out["pairs"].append({"a": a, "b": b, "users": users, "ndcg_a": ndcg[a],
+                             "ndcg_b": ndcg[b], "seconds": round(time.perf_counter() - t, 1),
                              "needed": needed, "median": {m: median(v) for m, v in
                                                           needed.items()}})
     print(json.dumps(out, indent=2))
@@ -122,7 +132,7 @@ def top10(index: Path, profile: Any, texts: list[str]) -> list[list[str]]:
                 for t in texts]
 
 
-def ab_test(ga: np.ndarray, gb: np.ndarray, better: int, seed: int, args: Any
+def ab_test(ga: np.ndarray, gb: np.ndarray, better: int, seed: int, users: str, args: Any
             ) -> tuple[int | None, int | None]:
     """Searches until the CTR z test, and the MRR t test, first show the better side."""
     from hybrid.experiments import stats
@@ -132,7 +142,8 @@ def ab_test(ga: np.ndarray, gb: np.ndarray, better: int, seed: int, args: Any
     side = rng.integers(0, 2, n)
     grades = np.where(side[:, None] == 0, ga[rng.integers(0, len(ga), n)],
                       gb[rng.integers(0, len(gb), n)])
-    clicks = (rng.random((n, 10)) < EXAMINE) & (rng.random((n, 10)) < CLICK[grades])
+    attract = np.minimum(1.0, propensity(rng, users, n)[:, None] * CLICK[grades])
+    clicks = (rng.random((n, 10)) < EXAMINE) & (rng.random((n, 10)) < attract)
     clicked = clicks.any(axis=1)
     rr = np.where(clicked, 1.0 / (clicks.argmax(axis=1) + 1), 0.0)
     found: list[int | None] = [None, None]
@@ -153,20 +164,21 @@ def ab_test(ga: np.ndarray, gb: np.ndarray, better: int, seed: int, args: Any
     return found[0], found[1]
 
 
-def interleaving(ra: list[list[str]], rb: list[list[str]], grades: Any, a: str, b: str,
-                 queries: list[Any], qrels: Any, better: int, seed: int, args: Any
-                 ) -> int | None:
+def interleaving(ra: list[list[str]], rb: list[list[str]], queries: list[Any], qrels: Any,
+                 better: int, seed: int, users: str, args: Any) -> int | None:
     from hybrid.experiments import stats
     from hybrid.experiments.interleaving import credit, outcome, team_draft
 
     rng = np.random.default_rng(seed)
     wins = [0, 0]
+    user = propensity(rng, users, args.max_searches)
     for m in range(1, args.max_searches + 1):
         i = int(rng.integers(len(queries)))
         shown = team_draft([ra[i], rb[i]], 10, rng)
         g = np.array([qrels.get(queries[i].qid, {}).get(d, 0) for d, _ in shown], int)
         k = len(g)
-        clicked = np.flatnonzero((rng.random(k) < EXAMINE[:k]) & (rng.random(k) < CLICK[g])) + 1
+        attract = np.minimum(1.0, user[m - 1] * CLICK[g])
+        clicked = np.flatnonzero((rng.random(k) < EXAMINE[:k]) & (rng.random(k) < attract)) + 1
         best = outcome(credit([t for _, t in shown], clicked.tolist(), 2))
         if best is not None:
             wins[best] += 1
@@ -188,8 +200,8 @@ def table(out: dict[str, Any]) -> str:
     lines = [f"searches to p < 0.05 (median of {out['seeds']} seeds, checked every "
              f"{out['step']}, at most {out['max_searches']:,}; fashion_text, "
              f"{out['queries']} queries)", "",
-             f"{'pair (nDCG@10)':<48}{'A/B, CTR':>12}{'A/B, MRR':>12}{'interleaving':>14}"
-             f"{'A/B MRR / interleaving':>24}"]
+             f"{'pair (nDCG@10)':<48}{'users':>8}{'A/B, CTR':>12}{'A/B, MRR':>12}"
+             f"{'interleaving':>14}{'A/B MRR / interleaving':>24}"]
     for p in out["pairs"]:
         label = f"{p['a']} ({p['ndcg_a']:.3f}) vs {p['b']} ({p['ndcg_b']:.3f})"
         med = p["median"]
@@ -199,7 +211,7 @@ def table(out: dict[str, Any]) -> str:
         ratio = "-" if not med["interleaving"] else (
             f"{med['ab_mrr'] / med['interleaving']:.1f}x" if med["ab_mrr"] else
             f">{out['max_searches'] / med['interleaving']:.0f}x")
-        lines.append(f"{label:<48}{cells[0]:>12}{cells[1]:>12}{cells[2]:>14}{ratio:>24}")
+        lines.append(f"{label:<48}{p['users']:>8}{cells[0]:>12}{cells[1]:>12}{cells[2]:>14}{ratio:>24}")
     return "\n".join(lines)
 
 

@@ -225,3 +225,21 @@ def test_simulated_sessions_are_ubi_events() -> None:
     many = [c for _ in range(2000) for c in clicks([2, 2, 2], rng, "pbm")]
     # examination 1/k: rank 1 is clicked about twice as often as rank 2
     assert 1.7 < many.count(1) / many.count(2) < 2.3
+
+
+def test_multileaving_report_tests_three_variants() -> None:
+    exp = Experiment.from_dict({"name": "exp1", "kind": "interleaving", "variants": [
+        {"name": n, "profile": n} for n in ("a", "b", "c")]})
+    searches, events = [], []
+    for i in range(90):
+        teams = [("a", "b", "c"), ("b", "c", "a"), ("c", "a", "b")][i % 3]
+        searches.append(_search(f"q{i}", None, f"u{i}", ["x", "y", "z"], list(teams)))
+        doc = ["x", "y", "z"][teams.index("c" if i % 5 else "a")]  # c wins 4 times in 5
+        events.append(validate({"action_name": "click", "query_id": f"q{i}", "object_id": doc,
+                                "position": ["x", "y", "z"].index(doc) + 1}, NOW))
+    rep = build(exp, searches, events)
+    assert rep["interleaving"]["wins"] == {"a": 18, "b": 0, "c": 72}
+    assert rep["interleaving"]["p_value"] < 1e-6
+    pairs = {(t["a"], t["b"]): t for t in rep["tests"]}
+    assert set(pairs) == {("a", "b"), ("a", "c"), ("b", "c")}
+    assert pairs[("a", "c")]["wins"] == {"a": 18, "c": 72} and pairs[("a", "c")]["significant"]
