@@ -209,3 +209,36 @@ def test_interleaving_picks_the_better_profile_and_learning_from_its_clicks_wins
     il = report(url, "next")["interleaving"]
     stop(url, "next")
     assert il["wins"]["treatment"] > il["wins"]["control"] and il["p_value"] < 0.05, il
+
+
+def test_cli_creates_lists_reports_stops_and_exports(tmp_path: Path) -> None:
+    from hybrid.engines.embedded import EmbeddedEngine
+    from hybrid.experiments.events import validate
+    from hybrid.search.events import open_event_store
+
+    index = tmp_path / "index"
+    EmbeddedEngine(index).close()
+    base = ("--index", str(index), "experiment")
+    out = hybrid(*base, "create", "cli", "--variant", "control=default", "--variant",
+                 "treatment=default@1:3", "--guardrail", "abandonment=0.5")
+    assert "running" in out
+    res = subprocess.run([sys.executable, "-m", "hybrid.cli.main", *base, "create", "bad",
+                          "--variant", "a=default", "--variant", "b=missing"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("hybrid: error: no profile named")
+    store = open_event_store(index)
+    for i in range(8):
+        store.log_query({"query_id": f"q{i}", "timestamp": 1.0e9, "user_query": "shirts",
+                         "user_id": f"u{i}", "experiment": "cli",
+                         "variant": "control" if i < 2 else "treatment", "hits": ["a", "b"]})
+    store.add_events([validate({"action_name": "click", "query_id": "q3", "object_id": "b",
+                                "position": 2}, 1.0e9)])
+    rep = json.loads(hybrid(*base, "report", "cli", "--json"))
+    assert [v["queries"] for v in rep["variants"]] == [2, 6]
+    assert rep["variants"][1]["mrr"]["value"] == pytest.approx(0.5 / 6)
+    assert any("abandonment" in f for f in rep["variants"][0]["flags"])
+    assert "treatment" in hybrid(*base, "report", "cli")
+    assert "cli" in hybrid(*base, "list") and "stopped" in hybrid(*base, "stop", "cli")
+    hybrid("--index", str(index), "events", "export", "--out", str(tmp_path / "e.jsonl"))
+    (line,) = (tmp_path / "e.jsonl").read_text().splitlines()
+    assert json.loads(line)["user_query"] == "shirts"
