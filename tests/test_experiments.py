@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from event_store_conformance import EventStoreConformance
 from scipy import stats as scipy_stats
 
 from hybrid.experiments import stats
@@ -145,6 +146,12 @@ def _search(qid: str, variant: str | None, user: str, hits: list[str],
     return {"query_id": qid, "timestamp": NOW, "user_query": "shirts", "user_id": user,
             "session_id": None, "experiment": "exp1", "variant": variant, "profile": "x@1",
             "hits": hits, "teams": teams, "took_ms": 20.0}
+
+
+class TestSQLiteEventStore(EventStoreConformance):
+    @pytest.fixture
+    def event_store(self, tmp_path: Path) -> SQLiteEventStore:
+        return SQLiteEventStore(tmp_path / "events.sqlite")
 
 
 def test_store_counts_a_duplicated_event_once_and_export_fills_the_query(tmp_path: Path
