@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0  # pinned first: the encoders were measured with it; PyPI serves the CUDA build, which runs on CPU
 	$(PY) -m pip install -q -e '.[dev]'
-	command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	command -v redis-server >/dev/null && command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server docker-compose; }  # docker-compose: only to check docker-compose.yml
 	touch $(STAMP)
 
 demo: install
