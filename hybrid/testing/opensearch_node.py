@@ -145,8 +145,9 @@ def assemble(cache: Path = DEFAULT_CACHE) -> Path:
     if (home / ".assembled").exists():
         return home
     cache.mkdir(parents=True, exist_ok=True)
-    m2, downloads = cache / "m2", cache / "downloads"
+    m2 = cache / "m2"  # Maven's repository: the downloads, kept for a re-assembly
     work = Path(tempfile.mkdtemp(prefix=".assemble-", dir=cache))
+    downloads = work / "downloads"
     try:
         with zipfile.ZipFile(_fetch(DISTRIBUTION, downloads, m2)) as zf:
             zf.extractall(work)
@@ -319,8 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{home} ({time.monotonic() - started:.0f} s)")
         elif args.command == "start":
             node = OpenSearchNode(home_dir(args.cache), args.port, args.heap, keep=True)
+            started = time.monotonic()
             node.start()
-            print(f"{node.url}\n{node.dir}")
+            print(f"{node.url}\n{node.dir}\n(yellow after {time.monotonic() - started:.0f} s)")
         else:
             stop_folder(args.folder)
     except NodeError as exc:
