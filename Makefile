@@ -37,9 +37,10 @@ demo: install
 # A real OpenSearch 2.19.1 with k-NN and neural-search, from Maven Central (no Docker).
 opensearch-node: $(OPENSEARCH_NODE)
 
-$(OPENSEARCH_NODE): | $(STAMP)
+$(OPENSEARCH_NODE): hybrid/testing/opensearch_node.py | $(STAMP)
 	command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven; }
-	$(PY) -m hybrid.testing.opensearch_node assemble
+	$(PY) -m hybrid.testing.opensearch_node assemble  # again only if its recipe changed
+	touch $@
 
 test: install opensearch-node
 	$(PY) -m pytest -q

@@ -53,7 +53,7 @@ def test_node_has_the_modules_and_plugins_the_engine_needs(opensearch_client: An
     for node in nodes:
         names = {p["name"] for p in node["plugins"]} | {m["name"] for m in node["modules"]}
         assert {"opensearch-knn", "opensearch-neural-search", "lang-painless",
-                "analysis-common"} <= names
+                "analysis-common", "reindex"} <= names
 
 
 def test_bm25_uses_the_mappings_analyzers(opensearch_client: Any, products: str) -> None:
@@ -106,6 +106,25 @@ def test_msearch_runs_every_sub_query_in_one_round_trip(
             "vector": _vector(0), "k": 3}}}},
     ])["responses"]
     assert [len(r["hits"]["hits"]) for r in responses] == [1, 3]
+
+
+def test_reindex_into_a_new_version_and_switch_the_alias(
+        opensearch_client: Any, products: str) -> None:
+    new = f"{products}-v2"
+    opensearch_client.indices.create(index=new, body=json.loads(MAPPING.read_text()))
+    copied = opensearch_client.reindex(body={"source": {"index": products},
+                                             "dest": {"index": new}}, refresh=True)
+    assert copied["created"] == len(PRODUCTS) and not copied["failures"]
+    alias = f"{products}-alias"
+    opensearch_client.indices.update_aliases(body={"actions": [
+        {"add": {"index": products, "alias": alias}}]})
+    opensearch_client.indices.update_aliases(body={"actions": [
+        {"remove": {"index": products, "alias": alias}},
+        {"add": {"index": new, "alias": alias}}]})
+    assert list(opensearch_client.indices.get_alias(name=alias)) == [new]
+    hit = opensearch_client.search(index=alias, body={"query": {"knn": {"text_vector": {
+        "vector": _vector(3), "k": 1}}}, "size": 1})["hits"]["hits"][0]
+    assert (hit["_index"], hit["_id"]) == (new, "p4")
 
 
 def test_a_missing_node_is_reported_with_the_command_that_assembles_it(tmp_path: Path) -> None:

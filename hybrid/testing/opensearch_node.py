@@ -44,13 +44,29 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 DISTRIBUTION = f"org.opensearch.distribution.integ-test-zip:opensearch:{VERSION}:zip"
 PLUGINS = (f"org.opensearch.plugin:opensearch-knn:{PLUGIN_VERSION}:zip",
            f"org.opensearch.plugin:neural-search:{PLUGIN_VERSION}:zip")
-# module name -> (main class, extended plugins, security policy grants)
+# module (artifact org.opensearch.plugin:<artifact>) -> (artifact, main class, extended
+# plugins, security policy): the policies are the modules' own (plugin-metadata/)
 MODULES = {
-    "lang-painless": ("org.opensearch.painless.PainlessPlugin", "",
-                      ['java.lang.RuntimePermission "createClassLoader"',
-                       'java.lang.RuntimePermission "getClassLoader"']),
-    "analysis-common": ("org.opensearch.analysis.common.CommonAnalysisPlugin",
-                        "lang-painless", []),
+    "lang-painless": ("lang-painless", "org.opensearch.painless.PainlessPlugin", "", """
+grant {
+  permission java.lang.RuntimePermission "createClassLoader";
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+"""),
+    "analysis-common": ("analysis-common", "org.opensearch.analysis.common.CommonAnalysisPlugin",
+                        "lang-painless", ""),
+    # _reindex, _update_by_query, _delete_by_query
+    "reindex": ("reindex-client", "org.opensearch.index.reindex.ReindexPlugin", "", """
+grant {
+  permission java.net.SocketPermission "*", "connect";
+};
+grant codeBase "${codebase.opensearch-rest-client}" {
+  permission java.net.NetPermission "getProxySelector";
+};
+grant codeBase "${codebase.httpasyncclient}" {
+  permission java.net.NetPermission "getProxySelector";
+};
+"""),
 }
 JVM_OPTIONS = """-Xms{heap}
 -Xmx{heap}
@@ -109,40 +125,50 @@ def _fetch(artifact: str, out: Path, m2: Path) -> Path:
 
 
 def _module(home: Path, name: str, m2: Path, work: Path) -> None:
-    """Put a module's jar and its runtime dependencies (from its POM; OpenSearch core is
-    already in lib/) under modules/<name>/ with a descriptor and a security policy."""
-    classname, extends, grants = MODULES[name]
+    """Put a module's jar and its runtime dependencies (from its POM) under
+    modules/<name>/ with a descriptor and its security policy. Jars that lib/ already has
+    (OpenSearch core and its libraries) are left out: a second copy fails the jar-hell
+    check at start."""
+    artifact, classname, extends, policy = MODULES[name]
     target = home / "modules" / name
     pom = work / f"{name}.pom.xml"
     pom.write_text(f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>local.hybrid</groupId><artifactId>module-{name}</artifactId><version>0</version>
   <dependencies><dependency>
-    <groupId>org.opensearch.plugin</groupId><artifactId>{name}</artifactId>
+    <groupId>org.opensearch.plugin</groupId><artifactId>{artifact}</artifactId>
     <version>{VERSION}</version>
-    <exclusions><exclusion>
-      <groupId>org.opensearch</groupId><artifactId>opensearch</artifactId>
-    </exclusion></exclusions>
   </dependency></dependencies>
 </project>
 """)
     _mvn(["-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies", "-DincludeScope=runtime",
           f"-DoutputDirectory={target}"], m2, f"module {name} (jar and dependencies)")
+    in_lib = {jar.name for jar in (home / "lib").glob("*.jar")}
+    for jar in target.glob("*.jar"):
+        if jar.name in in_lib:
+            jar.unlink()
     (target / "plugin-descriptor.properties").write_text(
         f"description=OpenSearch module {name}\nversion={VERSION}\nname={name}\n"
         f"classname={classname}\njava.version=11\nopensearch.version={VERSION}\n"
         f"custom.foldername=\nextended.plugins={extends}\nhas.native.controller=false\n")
-    if grants:
-        (target / "plugin-security.policy").write_text(
-            "grant {\n" + "".join(f"  permission {g};\n" for g in grants) + "};\n")
+    if policy:
+        (target / "plugin-security.policy").write_text(policy.lstrip())
+
+
+def _recipe() -> str:
+    """What an assembled home is made of; a home made otherwise is assembled again."""
+    return json.dumps({"distribution": DISTRIBUTION, "plugins": list(PLUGINS),
+                       "modules": MODULES}, indent=1) + "\n"
 
 
 def assemble(cache: Path = DEFAULT_CACHE) -> Path:
     """Download (once, Maven's repository under `<cache>/m2`) and assemble the node into
-    `<cache>/opensearch-2.19.1`; returns that home. Idempotent: an assembled home is kept.
+    `<cache>/opensearch-2.19.1`; returns that home. Idempotent: a home assembled by the
+    same recipe is kept.
     Raises NodeError naming the artifact or step that failed."""
-    home = home_dir(cache)
-    if (home / ".assembled").exists():
+    home, recipe = home_dir(cache), _recipe()
+    stamp = home / ".assembled"
+    if stamp.exists() and stamp.read_text() == recipe:
         return home
     cache.mkdir(parents=True, exist_ok=True)
     m2 = cache / "m2"  # Maven's repository: the downloads, kept for a re-assembly
@@ -162,9 +188,7 @@ def assemble(cache: Path = DEFAULT_CACHE) -> Path:
             _run([str(staged / "bin" / "opensearch-plugin"), "install", "--batch",
                   plugin_zip.resolve().as_uri()], f"opensearch-plugin install {artifact}",
                  env=env)
-        (staged / ".assembled").write_text(json.dumps(
-            {"distribution": DISTRIBUTION, "modules": sorted(MODULES),
-             "plugins": list(PLUGINS)}) + "\n")
+        (staged / ".assembled").write_text(recipe)
         shutil.rmtree(home, ignore_errors=True)
         staged.rename(home)
     finally:
