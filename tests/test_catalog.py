@@ -501,17 +501,20 @@ def test_hostile_jsonl_lines_are_rejected_alone_with_their_line_numbers(tmp_path
         f.write(json.dumps({"id": "long", "title": "b" * 150_000}) + "\n")      # 6
         f.write("5\nnull\n")                                                    # 7, 8
         f.write(json.dumps({"id": "g2", "title": "Good hat"}) + "\n")           # 9
+        f.write(json.dumps({"id": "wide", "title": "t",                         # 10
+                            **{f"c{i}": "v" for i in range(20_000)}}) + "\n")
     products, report = load(path)
     assert [p.id for p in products] == ["g1", "g2"]
     got = {r.line: (r.id, r.field, r.reason) for r in report.rejected}
-    assert sorted(got) == [2, 3, 4, 5, 6, 7, 8]
+    assert sorted(got) == [2, 3, 4, 5, 6, 7, 8, 10]
+    assert got[10] == ("wide", "product", "more than 500 fields (20,002)")
     assert got[2] == (None, None, "invalid JSON: nested too deeply to parse")
     assert "nested too deeply" in got[3][2]
     assert got[4] == ("deep", "product", "nested deeper than 16 levels")
     assert got[5] == (None, None, "line longer than 1,048,576 bytes (not read)")
     assert got[6] == ("long", "title", "longer than 1,000 characters (150,000)")
     assert got[7][2] == "expected a JSON object, got number"
-    assert report.read == 9 and report.accepted == 2
+    assert report.read == 10 and report.accepted == 2
 
 
 def test_oversized_csv_line_is_rejected_alone(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ LIMITS = {
     "vectors": 16,              # vector fields per product
     "vector": 8_192,            # numbers per vector
     "depth": 16,                # nesting of objects and lists in one row
+    "columns": 500,             # fields (columns) of one source row
 }  # fmt: skip
 _NAME = 200
 _CATEGORY_SPLIT = re.compile(r">|/")

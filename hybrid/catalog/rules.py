@@ -17,7 +17,7 @@ from typing import Any
 
 from hybrid.catalog.mapping import FieldMapping
 from hybrid.catalog.media import MediaRoots
-from hybrid.catalog.product import Product, RowError
+from hybrid.catalog.product import LIMITS, Product, RowError
 
 
 @dataclass
@@ -57,6 +57,8 @@ class CatalogRules:
         """A valid Product from one source row, or RowError naming the field."""
         if not isinstance(row, Mapping):
             return Product.from_dict(row)  # raises RowError: expected a JSON object
+        if len(row) > LIMITS["columns"]:  # before the mapping caches a plan for its columns
+            raise RowError("product", f"more than {LIMITS['columns']} fields ({len(row):,})")
         product = Product.from_dict(self.mapping.apply(row))
         if self.vector_dims is not None:
             for name, vec in product.vectors.items():
