@@ -549,3 +549,21 @@ def test_lexical_field_limits(data: Any, field: str, reason: str) -> None:
     with pytest.raises(RowError) as info:
         Product.from_dict(data)
     assert info.value.field == field and reason in info.value.reason
+
+
+def test_parquet_row_group_over_the_limit_is_rejected_unread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from hybrid.catalog import loaders
+
+    path = tmp_path / "c.parquet"
+    with pq.ParquetWriter(path, pa.schema([("id", pa.string()), ("title", pa.string())])) as w:
+        w.write_table(pa.table({"id": ["a", "b"], "title": ["Small", "Small too"]}))
+        w.write_table(pa.table({"id": ["c", "d"], "title": ["x" * 50_000, "y" * 50_000]}))
+        w.write_table(pa.table({"id": ["e"], "title": ["Small again"]}))
+    monkeypatch.setattr(loaders, "MAX_ROW_GROUP_BYTES", 20_000)
+    products, report = load(path)
+    assert [p.id for p in products] == ["a", "b", "e"]
+    assert [r.line for r in report.rejected] == [3, 4]
+    assert "Parquet row group of" in report.rejected[0].reason

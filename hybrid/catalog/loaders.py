@@ -19,7 +19,8 @@ from hybrid.catalog.product import Product, json_kind, loads
 from hybrid.catalog.rules import CatalogRules, LoadReport, Raw, Rejected, check_rows
 from hybrid.errors import CatalogError
 
-__all__ = ["FORMATS", "MAX_ROW_BYTES", "LoadReport", "Rejected", "iter_catalog"]
+__all__ = ["FORMATS", "MAX_ROW_BYTES", "MAX_ROW_GROUP_BYTES", "LoadReport", "Rejected",
+           "iter_catalog"]
 
 FORMATS = ("jsonl", "csv", "tsv", "parquet")
 _EXTENSIONS = {
@@ -29,6 +30,7 @@ _EXTENSIONS = {
 _SUPPORTED = ".jsonl, .ndjson, .json, .csv, .tsv, .parquet (text formats also .gz)"
 _PARQUET_BATCH = 1024
 MAX_ROW_BYTES = 1024 * 1024  # one JSONL line or CSV line; longer ones are rejected unread
+MAX_ROW_GROUP_BYTES = 256 * MAX_ROW_BYTES  # a Parquet row group, uncompressed
 _CHUNK = 64 * 1024
 _OVERSIZED = "\x1ehybrid:oversized-line\x1e"  # stands in for a CSV line that was too long
 
@@ -219,11 +221,22 @@ def _read_parquet(path: Path) -> Iterator[Raw]:
 
 
 def _parquet_rows(source: Any) -> Iterator[Raw]:
+    """Rows, one row group at a time; a row group whose uncompressed size is over
+    MAX_ROW_GROUP_BYTES is not decoded and each of its rows is rejected."""
     number = 0
-    for batch in source.iter_batches(batch_size=_PARQUET_BATCH):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, {k: _plain(v) for k, v in row.items() if v is not None}, None
+    for i in range(source.metadata.num_row_groups):
+        group = source.metadata.row_group(i)
+        if group.total_byte_size > MAX_ROW_GROUP_BYTES:
+            reason = (f"in a Parquet row group of {group.total_byte_size:,} bytes "
+                      f"uncompressed; the limit is {MAX_ROW_GROUP_BYTES:,} (not read)")
+            for _ in range(group.num_rows):
+                number += 1
+                yield number, None, reason
+            continue
+        for batch in source.iter_batches(batch_size=_PARQUET_BATCH, row_groups=[i]):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, {k: _plain(v) for k, v in row.items() if v is not None}, None
 
 
 def _plain(value: Any) -> Any:
