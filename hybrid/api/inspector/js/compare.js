@@ -43,6 +43,7 @@ export function compareView(root, {showError}) {
       showError(err);
     } finally {
       go.disabled = false;
+      root.dataset.runs = String(Number(root.dataset.runs || 0) + 1);  // tests wait on it
     }
   });
 
@@ -59,7 +60,7 @@ export function compareView(root, {showError}) {
     const onlyB = b.hits.length - both;
     clear(summary,
       h("span", {id: "overlap"}, `overlap@${size}: `,
-        h("b", {}, fmt(a.hits.length || b.hits.length ? both / denom : 0, 2)),
+        h("b", {}, (a.hits.length || b.hits.length ? both / denom : 0).toFixed(2)),
         ` (${both} of ${denom} shared)`),
       ` · only left: `, h("b", {id: "only-left-count"}, String(onlyA)),
       ` · only right: `, h("b", {id: "only-right-count"}, String(onlyB)));
@@ -92,7 +93,7 @@ export function compareView(root, {showError}) {
           h("span", {class: "muted"}, ` ${text(f.brand || "")} `, h("code", {}, hit.id))),
         h("span", {class: "score"}, fmt(hit.score, 3)));
     });
-    return h("section", {class: `col ${side}`, id: `cmp-${side}`},
+    return h("section", {class: `col ${side}`, id: `cmp-col-${side}`},
       h("h2", {}, name, h("span", {class: "muted"},
         ` · ${resp.profile.name}@${resp.profile.version} · ${resp.total} results`)),
       rows.length ? h("ol", {class: "ranking"}, rows)

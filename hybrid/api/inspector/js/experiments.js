@@ -64,6 +64,7 @@ export function experimentsView(root, {showError}) {
       clear(board);
       showError(e);
     }
+    board.dataset.runs = String(Number(board.dataset.runs || 0) + 1);
   }
 }
 
