@@ -1,5 +1,5 @@
 # make demo: install into .venv, index the shared catalog on the embedded engine, search it,
-#            then serve the search API (Ctrl-C stops it).
+#            then serve the search API and the inspector page at / (Ctrl-C stops it).
 # make test: install into .venv and run the test suite.
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0  # pinned first: the encoders were measured with it; PyPI serves the CUDA build, which runs on CPU
 	$(PY) -m pip install -q -e '.[dev]'
 	command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }  # the inspector's browser tests (never 'playwright install')
 	touch $(STAMP)
 
 demo: install
@@ -30,6 +31,7 @@ demo: install
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
+	echo "hybrid: the inspector will be at http://127.0.0.1:$(DEMO_PORT)/ (search, explain, compare, judge)" && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 
 test: install
