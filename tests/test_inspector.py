@@ -13,6 +13,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,20 +59,44 @@ def server(small_index: tuple[Path, Path, dict[str, str]],
 
 
 @pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium)")
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, headless=True,
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@contextmanager
+def chromium(playwright: Any, *extra: str) -> Iterator[Any]:
+    """Chromium with a fresh profile (user-data-dir), deleted afterwards."""
+    with tempfile.TemporaryDirectory() as profile:
+        ctx = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=[*ARGS, *extra], headless=True,
             viewport={"width": 1280, "height": 900},
             bypass_csp=True)  # Playwright evaluates strings; and escaping must hold without it
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+@pytest.fixture(scope="module")
+def context(playwright: Any) -> Iterator[Any]:
+    with chromium(playwright) as ctx:
         yield ctx
-        ctx.close()
+
+
+def shot(pg: Any, name: str, full: bool = False) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full)
 
 
 @pytest.fixture
 def page(context: Any, server: ApiServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    yield from open_page(context, server, request.node.name)
+
+
+def open_page(context: Any, server: ApiServer, name: str) -> Iterator[Any]:
     pg = context.new_page()
     pg.set_default_timeout(90_000)
     errors: list[str] = []
@@ -80,8 +105,7 @@ def page(context: Any, server: ApiServer, request: pytest.FixtureRequest) -> Ite
     pg.goto(server.url + "/")
     pg.wait_for_selector("#profile option", state="attached")
     yield pg
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=False)
+    shot(pg, name)
     pg.close()
     assert not errors, errors
 
@@ -183,6 +207,29 @@ def test_audio_upload_shows_the_transcript(page: Any, shared_data: Path) -> None
     assert card_ids(page)
 
 
+def test_record_audio_from_the_microphone(playwright: Any, server: ApiServer) -> None:
+    """MediaRecorder on Chromium's fake microphone (a beep): the recording is sent as the
+    query's audio part and the server decodes it."""
+    fake = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+    with chromium(playwright, *fake) as ctx:
+        pages = open_page(ctx, server, "test_record_audio_from_the_microphone")
+        page = next(pages)
+        page.click("#view-search button.record")
+        page.wait_for_selector("#view-search button.record.on")
+        page.wait_for_timeout(2000)
+        page.click("#view-search button.record")
+        page.wait_for_function("document.querySelector('#view-search .audio .attached')"
+                               ".textContent.startsWith('recording.')")
+        with page.expect_response("**/search") as answer:
+            page.click("#go")
+        assert answer.value.status == 200, answer.value.text()
+        body = answer.value.json()
+        assert body["transcript"] is not None  # the audio arrived, was decoded and transcribed
+        wait_runs(page, "#view-search", 1)
+        assert not page.is_visible("#error")
+        next(pages, None)
+
+
 def test_compare_two_profiles(page: Any, server: ApiServer) -> None:
     page.click('a[data-view="compare"]')
     page.wait_for_selector("#cmp-left option[value=keyword]", state="attached")
@@ -261,6 +308,7 @@ def test_product_text_is_escaped(page: Any, server: ApiServer) -> None:
     assert "<svg onload=x>" in card.locator(".attrs").inner_text()
     assert EVIL_BRAND in page.inner_text('.facet[data-facet="brand"]')
     assert no_injected_markup(page)
+    shot(page, "escaped_product_text")
     page.goto(server.url + "/#/compare")
     page.wait_for_selector("#cmp-left option[value=keyword]", state="attached")
     page.fill("#cmp-q", "zebrashirt")
@@ -283,8 +331,7 @@ def test_one_hundred_hits_and_paging(page: Any, server: ApiServer) -> None:
     assert card_ids(page) == [h["id"] for h in expected["hits"]]
     page.locator("#pager").scroll_into_view_if_needed()
     assert page.is_visible("#pager") and page.is_visible("#results .hit:nth-child(100) .judge")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "one_hundred_hits_full.png"), full_page=True)
+    shot(page, "one_hundred_hits_full", full=True)
     runs = page.eval_on_selector("#view-search", "el => Number(el.dataset.runs)")
     page.select_option("#size", "20")
     wait_runs(page, "#view-search", runs + 1)
@@ -312,6 +359,8 @@ def test_api_errors_are_shown(page: Any) -> None:
     assert page.inner_text("#error .problem-title") == "Bad Request"
     assert page.inner_text("#error .problem-status").strip() == "400"
     assert "cannot filter on 'nosuchfield'" in page.inner_text("#error .problem-detail")
+    assert "stale" in page.get_attribute("#results", "class")
+    shot(page, "api_error_shown")
     page.fill("#filter-json", "{not json")
     search(page, "shirt")
     assert "not JSON" in page.inner_text("#error .problem-title")

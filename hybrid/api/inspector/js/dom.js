@@ -64,19 +64,14 @@ export function text(v) {
   return String(v);
 }
 
-// one colour per signal name, stable across the page
+// one colour per signal name, the same on every page and every load
 const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
                  "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
-const assigned = new Map([["bm25", PALETTE[0]]]);
-export function colour(signal) {
-  if (!assigned.has(signal)) {
-    const kind = signal.split(":")[0];
-    const prefer = {text: 1, image: 2, audio: 3}[kind];
-    const used = new Set(assigned.values());
-    const free = PALETTE.filter((c) => !used.has(c));
-    const pick = prefer !== undefined && !used.has(PALETTE[prefer]) ? PALETTE[prefer]
-      : (free[0] || PALETTE[assigned.size % PALETTE.length]);
-    assigned.set(signal, pick);
-  }
-  return assigned.get(signal);
+const KNOWN = {"bm25": 0, "text:text_vector": 1, "text:image_text_vector": 2,
+               "image:image_vector": 3, "image:image_text_vector": 4, "audio:audio_vector": 5};
+export function colour(name) {
+  if (name in KNOWN) return PALETTE[KNOWN[name]];
+  let hash = 0;
+  for (const c of name) hash = (hash * 31 + c.codePointAt(0)) >>> 0;
+  return PALETTE[hash % PALETTE.length];
 }

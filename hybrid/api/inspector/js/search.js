@@ -118,6 +118,7 @@ export function searchView(root, {showError}) {
       showError(null);
       render();
     } catch (e) {
+      grid.classList.add("stale");  // what is shown is not this request's answer
       showError(e);
     } finally {
       st.busy = false;
@@ -148,7 +149,9 @@ export function searchView(root, {showError}) {
       h("span", {class: "count"}, `${r.total} result${r.total === 1 ? "" : "s"}`),
       ` · page ${r.page} of ${pages} · profile `,
       h("code", {class: "profile-used"}, `${r.profile.name}@${r.profile.version}`), took,
-      r.transcript ? h("div", {class: "transcript"}, "heard: ", h("q", {}, r.transcript)) : null,
+      typeof r.transcript === "string" ? h("div", {class: "transcript"}, "heard: ",
+        r.transcript ? h("q", {}, r.transcript) : h("em", {}, "nothing (no speech found)"))
+        : null,
       legend(r.signals),
       skipped.length ? h("details", {class: "skipped"},
         h("summary", {}, `${skipped.length} signal(s) skipped`),
@@ -156,6 +159,8 @@ export function searchView(root, {showError}) {
     judgeNote.textContent = st.judgedQuery
       ? `Judge each hit for “${st.judgedQuery}”: 0 not relevant, 1 partly, 2 relevant.`
       : "Judging needs a text query.";
+    judgeNote.hidden = !r.hits.length;
+    grid.classList.remove("stale");
     const top = Math.max(0, ...r.hits.map((x) => x.score));
     clear(grid, r.hits.length ? r.hits.map((hit, i) => card(hit, r, (r.page - 1) * r.size + i + 1, top))
       : h("div", {class: "empty", id: "no-results"},

@@ -34,10 +34,17 @@ export function mediaInput(kind, onchange) {
                            class: `${kind}-file`});
   const label = h("span", {class: "attached muted"});
   const drop = h("button", {type: "button", class: "link", hidden: true}, "remove");
+  const preview = h(kind === "image" ? "img" : "audio",
+                    {class: "preview", hidden: true, controls: kind === "audio"});
   let current = null;
   const set = (f) => {
     current = f;
-    label.textContent = f ? `${f.name || kind} (${Math.round(f.size / 1024)} KB)` : "";
+    label.textContent = f ? `${f.name || kind} (${Math.max(1, Math.round(f.size / 1024))} KB)`
+      : "";
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    if (f) preview.src = URL.createObjectURL(f);
+    else preview.removeAttribute("src");
+    preview.hidden = !f;
     drop.hidden = !f;
     if (!f) file.value = "";
     onchange(f);
@@ -47,7 +54,7 @@ export function mediaInput(kind, onchange) {
   const parts = [h("label", {for: id, class: "file-label"}, kind === "image" ? "Image" : "Audio"),
                  file];
   if (kind === "audio") parts.push(recordButton(set));
-  parts.push(label, drop);
+  parts.push(preview, label, drop);
   return {el: h("span", {class: `media ${kind}`}, parts), set, get: () => current};
 }
 
