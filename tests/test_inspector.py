@@ -331,6 +331,7 @@ def test_one_hundred_hits_and_paging(page: Any, server: ApiServer) -> None:
     assert card_ids(page) == [h["id"] for h in expected["hits"]]
     page.locator("#pager").scroll_into_view_if_needed()
     assert page.is_visible("#pager") and page.is_visible("#results .hit:nth-child(100) .judge")
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, "one_hundred_hits_full", full=True)
     runs = page.eval_on_selector("#view-search", "el => Number(el.dataset.runs)")
     page.select_option("#size", "20")

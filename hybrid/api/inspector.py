@@ -1,12 +1,12 @@
 """The inspector: a web page at `/` to search, explain, compare, judge and follow
-experiments. Plain ES modules and CSS served from hybrid/api/inspector/ (no build step,
+experiments. Plain ES modules and CSS served from hybrid/api/ui/ (no build step,
 nothing loaded from the internet); the page talks to this API only."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response
 
-bp = Blueprint("inspector", __name__, static_folder="inspector",
+bp = Blueprint("inspector", __name__, static_folder="ui",
                static_url_path="/inspector")
 
 # The page builds every element from text nodes; this policy is a second line against
