@@ -33,8 +33,12 @@ export function compareView(root, {showError}) {
       const size = Number(k.value);
       const [a, b] = await Promise.all([left.value, right.value].map(async (ref) => {
         const req = {q: q.value.trim(), size, explain: false};
-        if (ref === "__bm25__") req.weights = keywordWeights(await profileSignals("default"));
-        else if (ref) req.profile = ref;
+        if (ref === "__bm25__") {
+          req.profile = "default";  // BM25 alone: the default profile, other signals at 0
+          req.weights = keywordWeights(await profileSignals("default"));
+        } else if (ref) {
+          req.profile = ref;
+        }
         return search(req, {image});
       }));
       showError(null);

@@ -22,7 +22,7 @@ export function experimentsView(root, {showError}) {
     clear(list, h("p", {class: "muted"}, "Loading…"));
     let data;
     try {
-      data = await call("GET", "/experiments");
+      data = await call("GET", "/experiments", undefined, {keyed: true});
     } catch (e) {
       if (e instanceof ApiError && (e.status === 404 || e.status === 405)) {
         clear(list, empty("This server has no experiments API yet."));
@@ -57,7 +57,8 @@ export function experimentsView(root, {showError}) {
   async function open(name) {
     clear(board, h("p", {class: "muted"}, "Loading report…"));
     try {
-      const r = await call("GET", `/experiments/${encodeURIComponent(name)}/report`);
+      const r = await call("GET", `/experiments/${encodeURIComponent(name)}/report`, undefined,
+                          {keyed: true});
       showError(null);
       clear(board, report(r));
     } catch (e) {

@@ -108,6 +108,7 @@ export function searchView(root, {showError}) {
       const filter = filterRequest();
       if (filter) req.filter = filter;
       if (profile.value === "__bm25__") {
+        req.profile = "default";  // BM25 alone: the default profile, other signals at 0
         req.weights = keywordWeights(await profileSignals("default"));
       } else if (profile.value) {
         req.profile = profile.value;
