@@ -46,16 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from hybrid.api import (
-        inspector,
-        judgments,
-        metrics,
-        ops,
-        problems,
-        products,
-        profiles,
-        search,
-    )
+    from hybrid.api import inspector, judgments, metrics, ops, problems, products, profiles, search
 
     problems.register(app)
     metrics.register(app)
