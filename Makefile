@@ -1,5 +1,5 @@
 # make demo: install into .venv, index the shared catalog on the embedded engine, search it,
-#            then serve the search API (Ctrl-C stops it).
+#            then serve the search API and the inspector page at / (Ctrl-C stops it).
 # make test: install into .venv, assemble the OpenSearch test node (once, cached in .cache/)
 #            and run the test suite; the tests start and stop the node themselves.
 PYTHON ?= python3
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0  # pinned first: the encoders were measured with it; PyPI serves the CUDA build, which runs on CPU
 	$(PY) -m pip install -q -e '.[dev]'
-	command -v redis-server >/dev/null && command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server docker-compose; }  # docker-compose: only to check docker-compose.yml
+	command -v redis-server >/dev/null && command -v docker-compose >/dev/null && [ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq redis-server docker-compose chromium; }  # docker-compose checks docker-compose.yml; chromium runs the inspector's browser tests (never 'playwright install')
 	touch $(STAMP)
 
 demo: install
@@ -32,6 +32,7 @@ demo: install
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
+	echo "hybrid: the inspector will be at http://127.0.0.1:$(DEMO_PORT)/ (search, explain, compare, judge)" && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 
 # A real OpenSearch 2.19.1 with k-NN and neural-search, from Maven Central (no Docker).

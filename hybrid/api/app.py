@@ -49,11 +49,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    from hybrid.api import metrics, ops, problems, products, profiles, search
+    from hybrid.api import inspector, judgments, metrics, ops, problems, products, profiles, search
 
     problems.register(app)
     metrics.register(app)
-    for bp in (search.bp, products.bp, profiles.bp, ops.bp):
+    for bp in (search.bp, products.bp, profiles.bp, ops.bp, judgments.bp, inspector.bp):
         app.register_blueprint(bp)
     svc = Services(app.config)
     app.extensions["hybrid"] = svc
