@@ -419,9 +419,9 @@ def test_experiment_dashboard_renders_the_report_contract(page: Any, server: Api
         pytest.skip("this server has the experiments API: the other tests use it")
     listing = {"experiments": [{"name": "<i>fusion</i>-test", "kind": "ab", "status": "running",
                                 "variants": [{"name": "control", "profile": "default",
-                                              "traffic": 0.5},
+                                              "split": 0.5},
                                              {"name": "learned", "profile": "learned",
-                                              "traffic": 0.5}]}]}
+                                              "split": 0.5}]}]}
     page.route("**/experiments", lambda route: route.fulfill(json=listing))
     page.route("**/experiments/*/report", lambda route: route.fulfill(json=REPORT))
     page.click('a[data-view="experiments"]')

@@ -46,7 +46,7 @@ export function experimentsView(root, {showError}) {
         h("td", {}, text(x.kind)), h("td", {}, text(x.status)),
         h("td", {}, (x.variants || []).map((v) => h("span", {class: "chip"},
           `${text(v.name)}: ${text(v.profile)}`
-          + (v.traffic !== undefined ? ` (${fmt(v.traffic, 2)})` : "")))))))));
+          + (v.split !== undefined ? ` (split ${fmt(v.split, 2)})` : "")))))))));
   }
 
   function empty(why) {
