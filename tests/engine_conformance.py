@@ -186,6 +186,34 @@ class EngineConformance:
             with pytest.raises(FilterError):
                 loaded.count(bad)
 
+    @pytest.mark.parametrize("bad", [
+        {"term": {"price": "abc"}}, {"term": {"price": ""}}, {"terms": {"price": [10, "abc"]}},
+        {"not": {"term": {"price": "x"}}}, {"and": [{"term": {"price": True}}]},
+        {"range": {"attributes.colour": {"gte": 1}}},
+    ], ids=lambda f: json.dumps(f))
+    def test_wrong_typed_filter_values_name_the_field_and_type(self, loaded: Any,
+                                                               bad: dict[str, Any]) -> None:
+        """The project's own error (not a ValueError from deep inside the engine), from
+        every search call, naming the field and the type it takes."""
+        calls = (lambda: loaded.count(bad), lambda: loaded.lexical_search("shoes", filter=bad),
+                 lambda: loaded.knn_search("text_vector", _vec(1), k=3, filter=bad))
+        for call in calls:
+            with pytest.raises(FilterError, match=r"(?s)'(price|attributes\.colour)'.*numer"):
+                call()
+
+    def test_numeric_strings_filter_numeric_fields(self, loaded: Any) -> None:
+        assert loaded.count({"term": {"price": "23"}}) == loaded.count({"term": {"price": 23}}) > 0
+
+    def test_wrong_typed_search_arguments_are_query_errors(self, loaded: Any) -> None:
+        for call in (lambda: loaded.lexical_search(None),
+                     lambda: loaded.lexical_search("shoes", fields={"title": "high"}),
+                     lambda: loaded.lexical_search("shoes", fields={"title": float("nan")}),
+                     lambda: loaded.lexical_search("shoes", size="3"),
+                     lambda: loaded.knn_search("text_vector", "abc"),
+                     lambda: loaded.knn_search("text_vector", _vec(1), k=-1)):
+            with pytest.raises(QueryError):
+                call()
+
     def test_facets_count_the_filtered_match_set(self, loaded: Any) -> None:
         res = loaded.lexical_search(
             "shoes", filter={"exists": {"field": "price"}}, size=1,

@@ -225,6 +225,14 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     ({"data": b'--B\r\nContent-Disposition: form-data; name="\x7f\\"\r\n\r\nx\r\n--B--\r\n',
       "headers": {"Content-Type": "multipart/form-data; boundary=B"}}, 400, "cannot be read"),
     ({"json": {"q": "x", "facets": 1}}, 400, "object of named facets"),
+    # wrong-typed filter values: a 400 naming the field and its type, never a 500
+    ({"json": {"q": "running shoe", "filter": {"term": {"price": "abc"}}}}, 400,
+     "'price' is a numeric field"),
+    ({"json": {"q": "x", "filter": {"terms": {"price": ["abc"]}}}}, 400, "numeric field"),
+    ({"json": {"q": "x", "filter": {"not": {"term": {"price": ""}}}}}, 400, "numeric field"),
+    ({"json": {"q": "x", "filter": {"range": {"attributes.colour": {"gt": 1}}}}}, 400,
+     "needs a numeric field"),
+    ({"data": {"q": "x", "filter": '{"term": {"price": "abc"}}'}}, 400, "numeric field"),
 ])
 def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], status: int,
                                           detail: str) -> None:
@@ -234,6 +242,12 @@ def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], stat
     body = r.json()
     assert body["status"] == status and detail in body["detail"]
     assert body["type"].startswith("/problems/") and body["title"]
+
+
+def test_get_search_with_a_wrong_typed_filter_is_a_problem(api: Any) -> None:
+    r = requests.get(f"{api.url}/search", params={"q": "x", "filter": json.dumps(
+        {"term": {"price": "abc"}})}, timeout=60)
+    assert r.status_code == 400 and "'price' is a numeric field" in r.json()["detail"]
 
 
 def test_ops_endpoints(api: Any) -> None:

@@ -34,10 +34,38 @@ def test_normalize_accepts_the_language() -> None:
     ({"and": []}, "non-empty list"),
     ({"match": {"brand": "x"}}, "unknown filter operator"),
     ({"term": {"brand": "a"}, "range": {}}, "one operator"),
+    # wrong-typed values name the field and the type it takes
+    ({"term": {"price": "abc"}}, "'price' is a numeric field.*'abc'"),
+    ({"term": {"price": ""}}, "'price' is a numeric field"),
+    ({"term": {"price": True}}, "'price' is a numeric field"),
+    ({"terms": {"price": [1, "abc"]}}, "'price' is a numeric field"),
+    ({"not": {"term": {"price": "x"}}}, "'price' is a numeric field"),
+    ({"or": [{"term": {"brand": "a"}}, {"terms": {"price": [""]}}]}, "numeric field"),
+    ({"range": {"attributes.colour": {"gt": 1}}}, "'attributes.colour' needs a numeric"),
+    ({"not": None}, "needs a filter"),
+    ({"exists": "price"}, "field"),
 ])
 def test_normalize_rejects_with_a_clear_message(bad: dict, message: str) -> None:
     with pytest.raises(FilterError, match=message):
         filters.normalize(bad, SCHEMA)
+
+
+def test_numeric_strings_are_read_as_numbers() -> None:
+    assert filters.normalize({"terms": {"price": ["12.5", 3]}}, SCHEMA) == {
+        "terms": {"price": [12.5, 3.0]}}
+
+
+@pytest.mark.parametrize("facets, message", [
+    ({"x": {"range": {"field": "attributes.colour", "ranges": [{"to": 5}]}}}, "numeric"),
+    ({"x": {"range": {"field": "brand", "ranges": [{"to": 5}]}}}, "numeric"),
+    ({"x": {"terms": {"field": "price", "size": "5"}}}, "size"),
+    ({"x": {"terms": {"field": 5}}}, "cannot filter"),
+    ({"x": {"range": {"field": "price", "ranges": [{"to": "abc"}]}}}, "finite number"),
+    ({"x": {"range": {"field": "price", "ranges": "0-5"}}}, "non-empty list"),
+])
+def test_bad_facets_name_the_problem(facets: dict, message: str) -> None:
+    with pytest.raises(FilterError, match=message):
+        filters.normalize_facets(facets, SCHEMA)
 
 
 def test_cli_shorthand() -> None:

@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 
+from hybrid.errors import ProfileError
 from hybrid.planner.fusion import fuse, l2, min_max, z_score
 
 pytestmark = pytest.mark.unit
@@ -95,11 +96,12 @@ def test_duplicates_within_a_list_keep_the_first() -> None:
 
 
 def test_unknown_names_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown combiner"):
+    """The project's own error (a QueryError, so a 400 over HTTP), not a ValueError."""
+    with pytest.raises(ProfileError, match="unknown combiner"):
         fuse({"A": A}, {}, combiner="max")
-    with pytest.raises(ValueError, match="unknown normalizer"):
+    with pytest.raises(ProfileError, match="unknown normalizer"):
         fuse({"A": A}, {}, normalizer="sigmoid")
-    with pytest.raises(ValueError, match="missing policy"):
+    with pytest.raises(ProfileError, match="missing policy"):
         fuse({"A": A}, {}, missing="min")
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.services import services
 from hybrid.api.metrics import observe_search
+from hybrid.api.services import services
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request
 from hybrid.search.inputs import Limits, decode_audio, decode_image, fetch_image, from_base64

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hybrid.engines.schema import KEYWORD, NUMBER, IndexSchema
+from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, IndexSchema
 from hybrid.errors import FilterError, SchemaError
 
 Filter = dict[str, Any]
@@ -59,11 +59,11 @@ def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | No
     (name, value), = arg.items()
     path = _field(name, schema)
     if op == "term":
-        return {"term": {path: _scalar(value, op)}}
+        return {"term": {path: _typed(value, op, path, schema)}}
     if op == "terms":
         if not isinstance(value, Sequence) or isinstance(value, str) or not value:
             raise FilterError(f"'terms' on {path!r} needs a non-empty list of values")
-        return {"terms": {path: [_scalar(v, op) for v in value]}}
+        return {"terms": {path: [_typed(v, op, path, schema) for v in value]}}
     return {"range": {path: _range(value, path, schema)}}
 
 
@@ -74,16 +74,40 @@ def _field(name: str, schema: IndexSchema) -> str:
         raise FilterError(str(e)) from e
 
 
-def _scalar(value: Any, op: str) -> Any:
+def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
+    """A term value checked against the field's type: numbers for numeric fields (a
+    string holding a number is read as one, as OpenSearch does), true/false for boolean
+    fields, any scalar for keyword fields. FilterError names the field and the type."""
     if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
         raise FilterError(f"'{op}' values must be strings, numbers or booleans, got {value!r}")
+    f = schema.resolve(path)
+    kind = f.kind if f is not None else KEYWORD
+    if kind == NUMBER:
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if (isinstance(number, bool) or not isinstance(number, int | float)
+                or not math.isfinite(number)):
+            raise FilterError(f"'{op}' on {path!r}: {path!r} is a numeric field, so its values "
+                              f"must be numbers, got {value!r}")
+        return float(number)
+    if kind == BOOLEAN:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise FilterError(f"'{op}' on {path!r}: {path!r} is a boolean field, so its values "
+                              f"must be true or false, got {value!r}")
     return value
 
 
 def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
     f = schema.resolve(path)
-    if f is not None and f.kind == KEYWORD and path in schema.fields:
-        raise FilterError(f"'range' needs a numeric field; {path!r} is a keyword field")
+    if f is None or f.kind != NUMBER:
+        kind = "a keyword" if f is None or f.kind == KEYWORD else f"a {f.kind}"
+        raise FilterError(f"'range' on {path!r} needs a numeric field; {path!r} is {kind} field")
     if not isinstance(value, Mapping) or not value or set(value) - set(_RANGE_OPS):
         raise FilterError(f"'range' on {path!r} takes bounds among {', '.join(_RANGE_OPS)}")
     return {op: _bound(bound, f"range bound {op} on {path!r}") for op, bound in value.items()}
@@ -114,10 +138,11 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
             out[name] = {"terms": {"field": path, "size": size}}
             continue
         f = schema.resolve(path)
-        if f is not None and f.kind != NUMBER and path in schema.fields:
-            raise FilterError(f"facet {name!r}: range buckets need a numeric field")
+        if f is None or f.kind != NUMBER:
+            raise FilterError(f"facet {name!r}: range buckets need a numeric field; {path!r} "
+                              "is not one")
         ranges = arg.get("ranges")
-        if not isinstance(ranges, Sequence) or not ranges:
+        if not isinstance(ranges, Sequence) or isinstance(ranges, str) or not ranges:
             raise FilterError(f"facet {name!r}: 'ranges' must be a non-empty list")
         clean = []
         for r in ranges:

@@ -31,6 +31,8 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hybrid.errors import ProfileError
+
 MIN_SCORE = 0.001
 SINGLE_RESULT_SCORE = 1.0
 RRF_K = 60
@@ -133,12 +135,14 @@ def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
     (id, raw score) list. Sorted by fused score, then id, so equal scores page stably.
     `only`: fuse and explain just these documents (the page), normalised over all."""
     if combiner not in COMBINER_NAMES:
-        raise ValueError(f"unknown combiner {combiner!r}; use one of {', '.join(COMBINER_NAMES)}")
+        raise ProfileError(f"unknown combiner {combiner!r}; use one of "
+                           f"{', '.join(COMBINER_NAMES)}")
     if combiner != RRF and normalizer not in NORMALIZERS:
-        raise ValueError(f"unknown normalizer {normalizer!r}; use one of {', '.join(NORMALIZERS)}")
+        raise ProfileError(f"unknown normalizer {normalizer!r}; use one of "
+                           f"{', '.join(NORMALIZERS)}")
     policy = missing or default_missing(combiner)
     if policy not in MISSING_POLICIES:
-        raise ValueError(f"unknown missing policy {policy!r}; use zero or ignore")
+        raise ProfileError(f"unknown missing policy {policy!r}; use zero or ignore")
     names = list(results)
     per_signal: dict[str, dict[str, tuple[float, int, float]]] = {}
     for name in names:

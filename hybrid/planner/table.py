@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hybrid.errors import ProfileError
 from hybrid.planner.fusion import NORMALIZERS, RRF, Ranked, default_missing
 
 
@@ -51,6 +52,8 @@ class SignalTable:
 
     def normalized(self, normalizer: str) -> np.ndarray:
         """Per signal, its normaliser applied to the scores it returned; 0 where missing."""
+        if normalizer not in NORMALIZERS:
+            raise ProfileError(f"unknown normalizer {normalizer!r}")
         if normalizer not in self._norm:
             out = np.zeros_like(self.raw)
             fn = NORMALIZERS[normalizer]
@@ -94,7 +97,7 @@ class SignalTable:
             denom = inv @ w
             out = np.where((pw > 0) & (denom > 0), pw / np.where(denom > 0, denom, 1.0), 0.0)
         else:
-            raise ValueError(f"unknown combiner {combiner!r}")
+            raise ProfileError(f"unknown combiner {combiner!r}")
         return np.where(zeroed, 0.0, out)
 
     @staticmethod

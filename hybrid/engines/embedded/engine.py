@@ -173,6 +173,8 @@ class EmbeddedEngine:
                        facets: Mapping[str, Any] | None = None,
                        size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
         _check_window(size, offset)
+        if not isinstance(text, str):
+            raise QueryError(f"the query text must be a string, got {type(text).__name__}")
         flt = filters.normalize(filter, self.schema)
         aggs = filters.normalize_facets(facets, self.schema)
         fq = tantivy.Query.const_score_query(self.lexical.filter_query(flt), 0.0)

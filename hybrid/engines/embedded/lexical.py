@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,10 @@ class LexicalIndex:
             f = self.schema.fields.get(path)
             if f is None or f.kind != TEXT:
                 raise FilterError(f"cannot search {path!r}: not a text field of the mapping")
+            if (isinstance(boost, bool) or not isinstance(boost, int | float)
+                    or not math.isfinite(boost) or boost < 0):
+                raise FilterError(f"the boost of {path!r} must be a finite number >= 0, "
+                                  f"got {boost!r}")
             for token in self.tokens(f, text):
                 q = tantivy.Query.term_query(self.tschema, tname(path), token)
                 if boost != 1.0:
