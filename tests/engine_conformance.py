@@ -230,6 +230,17 @@ class EngineConformance:
         assert low["count"] == sum(d["price"] < 50 for d in matched)
         assert high["count"] == sum(d["price"] >= 50 for d in matched)
 
+    @pytest.mark.parametrize("text, flt", [("shoes", {"term": {"brand": "Nobody"}}),
+                                           ("zebra", None), ("?!", None)])
+    def test_facets_are_present_and_empty_when_nothing_matches(self, loaded: Any, text: str,
+                                                               flt: Any) -> None:
+        res = loaded.lexical_search(text, filter=flt, facets={
+            "colour": {"terms": {"field": "attributes.colour"}},
+            "price": {"range": {"field": "price", "ranges": [{"to": 50}, {"from": 50}]}}})
+        assert res.total == 0
+        assert res.facets == {"colour": [], "price": [
+            {"key": "*-50", "to": 50.0, "count": 0}, {"key": "50-*", "from": 50.0, "count": 0}]}
+
     # -- k-NN -----------------------------------------------------------------------
     def test_knn_is_exact_on_small_data(self, loaded: Any) -> None:
         q = np.asarray(_vec(1234))

@@ -212,6 +212,10 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     ({"data": b"q=x", "headers": {"Content-Type": "text/plain"}}, 400, "multipart"),
     ({"json": {"q": "x", "page": 200, "size": 100}}, 400, "beyond result 10000"),
     ({"json": {"q": "x", "profile": "nope"}}, 404, "no profile named 'nope'"),
+    ({"json": {"q": "x", "profile": "default@7"}}, 404,
+     "profile 'default' has no version 7; its versions are 1"),
+    ({"json": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
+    ({"data": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
     ({"json": {"q": "x", "filter": {"term": {"weight": 3}}}}, 400, "cannot filter"),
     ({"json": {"image_url": "http://127.0.0.1/x.jpg"}}, 400, "disabled"),
     ({"files": {"image": ("x.jpg", b"\x00" * 5000, "image/jpeg")}}, 415, "not an image"),
@@ -242,6 +246,16 @@ def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], stat
     body = r.json()
     assert body["status"] == status and detail in body["detail"]
     assert body["type"].startswith("/problems/") and body["title"]
+
+
+def test_requested_facets_are_present_when_nothing_matches(api: Any) -> None:
+    facets = {"colour": {"terms": {"field": "attributes.colour"}},
+              "price": {"range": {"field": "price", "ranges": [{"to": 50}]}}}
+    res = search(api, q="shirt", filter={"term": {"brand": "No Such Brand"}}, facets=facets)
+    assert res["total"] == 0 and res["hits"] == []
+    assert res["facets"] == {"colour": [], "price": [{"key": "*-50", "to": 50.0, "count": 0}]}
+    r = requests.get(f"{api.url}/search", params={"q": "x", "explain": "maybe"}, timeout=60)
+    assert r.status_code == 400 and "'explain'" in r.json()["detail"]
 
 
 def test_get_search_with_a_wrong_typed_filter_is_a_problem(api: Any) -> None:

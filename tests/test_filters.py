@@ -68,6 +68,13 @@ def test_bad_facets_name_the_problem(facets: dict, message: str) -> None:
         filters.normalize_facets(facets, SCHEMA)
 
 
+def test_empty_facets_keep_every_requested_facet() -> None:
+    aggs = filters.normalize_facets({"b": {"terms": {"field": "brand"}}, "p": {"range": {
+        "field": "price", "ranges": [{"to": 50}, {"from": 50}]}}}, SCHEMA)
+    assert filters.empty_facets(aggs) == {"b": [], "p": [
+        {"key": "*-50", "to": 50.0, "count": 0}, {"key": "50-*", "from": 50.0, "count": 0}]}
+
+
 def test_cli_shorthand() -> None:
     got = filters.parse_cli(["brand=Nike", "colour=Red,Blue", "price>=10", "price<50",
                              "brand!=Puma", "price?"], SCHEMA)

@@ -152,6 +152,33 @@ def test_profile_store_versions(tmp_path: Path) -> None:
         store.get("other")
 
 
+def test_a_missing_version_of_a_known_profile_says_so(tmp_path: Path) -> None:
+    """default@7 names the profile and the version, and lists the versions there are
+    (it used to say no profile named 'default' existed)."""
+    store = ProfileStore(tmp_path)
+    with pytest.raises(NotFoundError, match=r"'default' has no version 7; its versions are 1$"):
+        store.get("default", 7)
+    store.save(default_profile().with_weights({"bm25": 1.0}))
+    assert store.versions("default") == [1, 2]
+    assert store.get("default", 1) == default_profile()  # the built-in stays version 1
+    assert store.get("default").signal("bm25").weight == 1.0
+    with pytest.raises(NotFoundError, match="versions are 1, 2"):
+        store.get("default", 3)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("true", True), ("FALSE", False), ("1", True), ("0", False), ("on", True), ("", False),
+    (True, True), (False, False)])
+def test_explain_reads_booleans(schema: IndexSchema, value: object, expected: bool) -> None:
+    assert parse_request({"q": "x", "explain": value}, schema).explain is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", 1, None, [], "tru"])
+def test_explain_refuses_what_is_not_a_boolean(schema: IndexSchema, value: object) -> None:
+    with pytest.raises(QueryError, match="'explain' must be true or false"):
+        parse_request({"q": "x", "explain": value}, schema)
+
+
 def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path)
     lex = Profile.from_dict({"name": "lex", "signals": [{"kind": "lexical"}]})

@@ -153,6 +153,23 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
     return out
 
 
+def range_key(r: Mapping[str, float]) -> str:
+    """A range bucket's key: "from-to", "*" for an open end ("*-50", "50-*")."""
+    lo, hi = r.get("from"), r.get("to")
+    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
+
+
+def empty_facets(facets: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What normalised facet requests count over no documents: every facet present,
+    terms facets with no buckets, range facets with each bucket at 0."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, spec in facets.items():
+        (kind, arg), = spec.items()
+        out[name] = [] if kind == "terms" else [
+            {"key": range_key(r)} | dict(r) | {"count": 0} for r in arg["ranges"]]
+    return out
+
+
 def to_opensearch(flt: Filter | None) -> dict[str, Any]:
     """Translate a normalised filter to an OpenSearch query clause."""
     if flt is None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.encoders.base import Encoder, EncoderError, base_pass
+from hybrid.engines.filters import empty_facets
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
@@ -167,7 +168,7 @@ class Searcher:
         t = time.perf_counter()
         docs = self.engine.get_many([d for d, _ in page]) if page else {}
         took["fetch"] = _ms(t)
-        facets: dict[str, Any] = {}
+        facets: dict[str, Any] = empty_facets(the_plan.facets)  # each asked-for facet
         if the_plan.facets and ranked:
             t = time.perf_counter()
             facets = self._facets(the_plan, [d for d, _ in ranked])

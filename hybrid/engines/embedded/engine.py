@@ -181,7 +181,7 @@ class EmbeddedEngine:
         if text.strip():
             tq = self.lexical.text_query(text, fields or self.default_fields(text))
             if tq is None:  # nothing left after analysis: OpenSearch's zero_terms_query none
-                return SearchResult([], 0, {name: [] for name in aggs})
+                return SearchResult([], 0, filters.empty_facets(aggs))
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, tq),
                                                  (tantivy.Occur.Must, fq)])
         else:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
+from hybrid.engines import filters
 from hybrid.engines.embedded import analysis
 from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, TEXT, Field, IndexSchema
 from hybrid.errors import EngineError, FilterError
@@ -339,11 +340,6 @@ def _tantivy_aggs(aggs: Mapping[str, Any], schema: IndexSchema) -> dict[str, Any
     return out
 
 
-def _range_key(r: Mapping[str, float]) -> str:
-    lo, hi = r.get("from"), r.get("to")
-    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
-
-
 def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in aggs.items():
@@ -356,6 +352,7 @@ def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = []
         for r in spec["range"]["ranges"]:
             b = by_bounds.get((r.get("from"), r.get("to")), {})
-            out[name].append({"key": _range_key(r)} | r | {"count": int(b.get("doc_count", 0))})
+            out[name].append({"key": filters.range_key(r)} | r
+                             | {"count": int(b.get("doc_count", 0))})
     return out
 
