@@ -250,6 +250,40 @@ class EngineConformance:
         assert [h.id for h in hits] == want
         assert hits[0].score == pytest.approx((1 + sims[want[0]]) / 2, abs=1e-5)
 
+    def test_knn_scores_stay_in_0_1(self, engine: Any) -> None:
+        """(1 + cos) / 2 of an exactly opposite vector is 0, not -6e-08."""
+        q = np.asarray(_vec(2))  # its float32 cosine with -q is -1.0000001
+        engine.add([{"id": "opposite", "title": "x", "vectors": {"text_vector": (-q).tolist()}}])
+        assert 0.0 <= engine.knn_search("text_vector", q, k=1).hits[0].score <= 1e-6
+        engine.add([{"id": "same", "title": "x", "vectors": {"text_vector": q.tolist()}}])
+        hits = engine.knn_search("text_vector", q, k=2).hits
+        assert [h.id for h in hits] == ["same", "opposite"]
+        assert all(0.0 <= h.score <= 1.0 for h in hits)
+        assert hits[1].score == pytest.approx(0.0, abs=1e-6)
+
+    # -- ties -----------------------------------------------------------------------
+    @pytest.mark.parametrize("ingest", [["t3", "t1", "t2"], ["t2", "t3", "t1"]])
+    def test_equal_scores_are_ordered_by_id_whatever_the_ingest_order(
+            self, engine: Any, ingest: list[str]) -> None:
+        """The rule every engine follows: by score (descending), then id (ascending),
+        in lexical and k-NN sub-queries alike, including which tie makes the cut."""
+        titles = {"t1": "linen pants", "t2": "linen shirt", "t3": "linen scarf"}
+        v = np.ones(DIM) / np.sqrt(DIM)
+        for doc_id in ingest:  # one write each: ingest order is visible to the engine
+            engine.add([{"id": doc_id, "title": titles[doc_id], "price": 5.0,
+                         "vectors": {"text_vector": v.tolist()}}])
+        lex = engine.lexical_search("linen", size=3).hits
+        assert [h.id for h in lex] == ["t1", "t2", "t3"] and len({h.score for h in lex}) == 1
+        assert [engine.lexical_search("linen", size=1, offset=i).hits[0].id
+                for i in range(3)] == ["t1", "t2", "t3"]
+        assert [h.id for h in engine.lexical_search("", size=2).hits] == ["t1", "t2"]
+        flt = {"term": {"price": 5}}
+        for f in (None, flt):
+            knn = engine.knn_search("text_vector", v, k=3, filter=f).hits
+            assert [h.id for h in knn] == ["t1", "t2", "t3"]
+            assert [h.id for h in engine.knn_search("text_vector", v, k=1, filter=f,
+                                                    source=False).hits] == ["t1"]
+
     def test_set_vectors_is_a_partial_update(self, loaded: Any) -> None:
         results = loaded.set_vectors("image_vector", {"p005": _vec(500), "missing": _vec(1)})
         assert [r.ok for r in results] == [True, False]

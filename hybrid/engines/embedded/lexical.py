@@ -30,6 +30,7 @@ from hybrid.errors import EngineError, FilterError
 K1 = 1.2
 ID, KEY, SOURCE = "_id", "_key", "_source"
 _WRITER_HEAP = 128_000_000
+MAX_BOOST = 1e6  # field boosts: scores stay finite
 
 
 def doc_key(doc_id: str) -> int:
@@ -93,9 +94,9 @@ class LexicalIndex:
             if f is None or f.kind != TEXT:
                 raise FilterError(f"cannot search {path!r}: not a text field of the mapping")
             if (isinstance(boost, bool) or not isinstance(boost, int | float)
-                    or not math.isfinite(boost) or boost < 0):
-                raise FilterError(f"the boost of {path!r} must be a finite number >= 0, "
-                                  f"got {boost!r}")
+                    or not math.isfinite(boost) or not 0 <= boost <= MAX_BOOST):
+                raise FilterError(f"the boost of {path!r} must be a number from 0 to "
+                                  f"{MAX_BOOST:g}, got {boost!r}")
             for token in self.tokens(f, text):
                 q = tantivy.Query.term_query(self.tschema, tname(path), token)
                 if boost != 1.0:
@@ -113,20 +114,24 @@ class LexicalIndex:
         return _filter_query(flt, self.schema, self.tschema)
 
     def search(self, query: tantivy.Query, limit: int, offset: int = 0,
-               aggs: Mapping[str, Any] | None = None, source: bool = True
+               aggs: Mapping[str, Any] | None = None, source: bool = True,
+               scored: bool = True
                ) -> tuple[list[tuple[float, str, dict[str, Any] | None]], int, dict[str, Any]]:
-        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets."""
+        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets.
+
+        Hits are ordered by score, then id (ascending), whatever the order of ingest:
+        the tie group at the page's end is read whole before the page is cut. With
+        `scored=False` every hit scores 0 and the order is by id alone."""
         s = self.searcher()
-        res = s.search(query, max(limit, 1), count=True, offset=offset)  # tantivy: limit >= 1
+        ranked, total = _ranked(s, query, offset + limit, scored)
         hits = []
-        for score, addr in res.hits[:limit]:
-            doc = s.doc(addr)
-            src = json.loads(bytes(doc[SOURCE][0])) if source else None
-            hits.append((score / (K1 + 1), str(doc[ID][0]), src))
+        for score, doc_id, addr in ranked[offset:offset + limit]:
+            src = _source(s, addr) if source else None
+            hits.append((score / (K1 + 1), doc_id, src))
         facets = {}
         if aggs:
             facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
-        return hits, int(res.count or 0), facets  # type: ignore[attr-defined]
+        return hits, total, facets
 
     def count(self, query: tantivy.Query) -> int:
         res = self.searcher().search(query, 1, count=True)
@@ -252,6 +257,27 @@ def _values(v: Any) -> list[Any]:
     if v is None or v == "":
         return []
     return [x for x in v if x is not None and x != ""] if isinstance(v, list) else [v]
+
+
+def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool
+            ) -> tuple[list[tuple[float, str, tantivy.DocAddress]], int]:
+    """The best `want` hits (more when there are ties at the cut) as (score, id,
+    address), by score then id, and how many documents match. tantivy itself breaks
+    ties by document address, which is ingest order."""
+    n = max(want, 1)  # tantivy: limit >= 1
+    while True:
+        res = (s.search(query, n, count=True) if scored else
+               s.search(query, n, count=True, order_by_field=ID, order=tantivy.Order.Asc))
+        hits, total = res.hits, int(res.count or 0)  # type: ignore[attr-defined]
+        if want == 0:
+            return [], total
+        if not scored:  # every hit scores 0: by id alone
+            return [(0.0, str(key), a) for key, a in hits], total
+        if len(hits) < n or hits[-1][0] < hits[want - 1][0]:
+            break  # every document scoring as the last one wanted is in
+        n *= 2
+    return sorted(((float(score), str(s.doc(a)[ID][0]), a) for score, a in hits),
+                  key=lambda h: (-h[0], h[1])), total
 
 
 def _source(s: tantivy.Searcher, addr: tantivy.DocAddress) -> dict[str, Any]:
