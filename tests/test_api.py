@@ -215,6 +215,8 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     ({"json": {"q": "x", "profile": "default@7"}}, 404,
      "profile 'default' has no version 7; its versions are 1"),
     ({"json": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
+    ({"json": {"q": "x", "weights": {"bm25": 1e308, "text:text_vector": 1e308}}}, 400,
+     "weight of bm25 must be a number from 0 to 1e+06"),
     ({"data": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
     ({"json": {"q": "x", "filter": {"term": {"weight": 3}}}}, 400, "cannot filter"),
     ({"json": {"image_url": "http://127.0.0.1/x.jpg"}}, 400, "disabled"),
@@ -262,6 +264,13 @@ def test_get_search_with_a_wrong_typed_filter_is_a_problem(api: Any) -> None:
     r = requests.get(f"{api.url}/search", params={"q": "x", "filter": json.dumps(
         {"term": {"price": "abc"}})}, timeout=60)
     assert r.status_code == 400 and "'price' is a numeric field" in r.json()["detail"]
+
+
+def test_profiles_refuse_weights_out_of_range(api: Any) -> None:
+    body = {"signals": [{"kind": "lexical", "weight": 1e308},
+                        {"kind": "knn", "field": "text_vector", "encoder": "e5-small"}]}
+    r = requests.put(f"{api.url}/profiles/huge", json=body, headers=AUTH, timeout=10)
+    assert r.status_code == 400 and "from 0 to 1e+06" in r.json()["detail"]
 
 
 def test_ops_endpoints(api: Any) -> None:

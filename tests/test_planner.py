@@ -190,3 +190,19 @@ def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(got) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("weight", [1e308, float("nan"), float("inf"), -0.5, True, "0.5"])
+def test_profile_weights_are_bounded_numbers(weight: object) -> None:
+    """Over HTTP (inline weights, PUT /profiles) and in Python alike: a 400, not
+    fused scores that are all 0."""
+    from hybrid.planner.profile import LEXICAL, Signal
+
+    with pytest.raises(ProfileError, match="from 0 to 1e\\+06"):
+        default_profile().with_weights({"bm25": weight, "text:text_vector": weight})
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Profile.from_dict({"signals": [{"kind": "lexical", "weight": weight}]})
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Signal("bm25", LEXICAL, weight=weight)  # type: ignore[arg-type]
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Profile.from_dict({"signals": [{"kind": "lexical", "fields": {"title": weight}}]})

@@ -24,6 +24,7 @@ TEXT, IMAGE, AUDIO = "text", "image", "audio"
 INPUTS = (TEXT, IMAGE, AUDIO)
 DEFAULT_DEPTH = 100
 MAX_DEPTH = 1000
+MAX_WEIGHT = 1e6  # weights and field boosts: 0 to this (the scale is relative anyway)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Signal:
     encoder: str | None = None     # knn: registry name of the query encoder
     fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
     depth: int | None = None       # overrides the profile's depth
+
+    def __post_init__(self) -> None:
+        _number(self.weight, f"weight of {self.name}")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "input": self.input,
@@ -176,8 +180,9 @@ def valid_name(name: Any) -> bool:
 
 
 def _number(v: Any, what: str, positive: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise ProfileError(f"{what} must be a finite number >= 0, got {v!r}")
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
+            or v > MAX_WEIGHT):
+        raise ProfileError(f"{what} must be a number from 0 to {MAX_WEIGHT:g}, got {v!r}")
     if positive and v == 0:
         raise ProfileError(f"{what} must be > 0")
     return float(v)

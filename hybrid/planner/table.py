@@ -71,6 +71,11 @@ class SignalTable:
         """Fused scores of every document: (docs,) for weights (signals,), or
         (docs, W) for a batch of weightings (signals, W)."""
         w = np.asarray(weights, dtype=float)
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ProfileError("weights must be finite numbers >= 0")
+        if combiner != RRF:  # as fusion.scaled_weights: the means do not change
+            top = w.max(axis=0) if w.size else np.ones(w.shape[1:])
+            w = w / np.where(top > 0, top, 1.0)
         present = self.present.astype(float)
         policy = missing or default_missing(combiner)
         if combiner == RRF:
