@@ -19,6 +19,7 @@ from hybrid.errors import (
     QueryError,
     SchemaError,
     TooLargeError,
+    UnavailableError,
     UnsupportedMediaError,
 )
 
@@ -38,6 +39,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (AuthError, 401, "unauthorized"),
     (EncoderError, 503, "encoder-unavailable"),
     (EngineError, 503, "engine-unavailable"),
+    (UnavailableError, 503, "unavailable"),
 ]
 
 
