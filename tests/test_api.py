@@ -273,6 +273,35 @@ def test_profiles_refuse_weights_out_of_range(api: Any) -> None:
     assert r.status_code == 400 and "from 0 to 1e+06" in r.json()["detail"]
 
 
+def strings(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in strings(k) + strings(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in strings(v)]
+    return [obj] if isinstance(obj, str) else []
+
+
+def test_no_answer_shows_a_file_path_of_the_server(api: Any, shared_data: Path) -> None:
+    """Search hits showed fields.images as the server's absolute paths; the image is
+    served through image_url instead, and no other answer names a server path."""
+    from hybrid.api.problems import redact_paths
+
+    res = search(api, q="navy blue shirt", explain=True, size=5)
+    answers = [res, requests.get(f"{api.url}/products/f15970", timeout=10).json(),
+               requests.get(f"{api.url}/admin/stats", headers=AUTH, timeout=10).json(),
+               requests.get(f"{api.url}/readyz", timeout=10).json(),
+               requests.get(f"{api.url}/profiles/default", timeout=10).json()]
+    roots = (str(shared_data), str(api.index.parent), "/tmp/", "/home/", "/work/")
+    for answer in answers:
+        for text in strings(answer):
+            assert not text.startswith(roots) and redact_paths(text) == text, text
+    hit = res["hits"][0]
+    assert hit["fields"]["images"] == [hit["image_url"]] == [f"/products/{hit['id']}/image"]
+    assert requests.get(api.url + hit["image_url"], timeout=10).status_code == 200
+    product = answers[1]
+    assert product["images"] == [product["image_url"]] == ["/products/f15970/image"]
+
+
 def test_ops_endpoints(api: Any) -> None:
     assert requests.get(f"{api.url}/healthz", timeout=10).json() == {"status": "ok"}
     ready = requests.get(f"{api.url}/readyz", timeout=10).json()

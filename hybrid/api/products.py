@@ -20,7 +20,7 @@ from hybrid.api.security import require_key
 from hybrid.api.services import Services, services
 from hybrid.catalog.product import Product, RowError
 from hybrid.errors import NotFoundError, QueryError, TooLargeError
-from hybrid.search.searcher import IMAGE_SUFFIXES
+from hybrid.search.searcher import IMAGE_SUFFIXES, image_url, public_fields
 
 bp = Blueprint("products", __name__)
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def product_image(product_id: str) -> Response:
 def get_product(product_id: str) -> Response:
     doc = _doc(product_id)
     doc.pop("vectors", None)
-    return jsonify(doc)
+    return jsonify(public_fields(product_id, doc) | {"image_url": image_url(product_id, doc)})
 
 
 @bp.delete("/products/<path:product_id>")

@@ -9,6 +9,7 @@ import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
 from hybrid.api.metrics import observe_search
+from hybrid.api.problems import redact_paths
 from hybrid.api.services import services
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request
@@ -29,6 +30,7 @@ def search() -> Response:
     svc.refresh()
     result = svc.searcher.search(req, profile, image=image, audio=audio)
     observe_search(result)
+    result["skipped"] = {k: redact_paths(v) for k, v in result["skipped"].items()}
     return jsonify(result)
 
 

@@ -282,12 +282,35 @@ class Searcher:
     @staticmethod
     def _hit(doc_id: str, score: float, doc: Mapping[str, Any] | None,
              explained: Fused | None) -> dict[str, Any]:
-        fields = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
-        hit: dict[str, Any] = {"id": doc_id, "score": score, "fields": fields,
-                               "image_url": image_url(doc_id, fields)}
+        stored = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
+        hit: dict[str, Any] = {"id": doc_id, "score": score,
+                               "fields": public_fields(doc_id, stored),
+                               "image_url": image_url(doc_id, stored)}
         if explained is not None:
             hit["explain"] = {name: s.to_dict() for name, s in explained.signals.items()}
         return hit
+
+
+def _is_url(value: Any) -> bool:
+    return str(value).startswith(("http://", "https://"))
+
+
+def public_fields(doc_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored document as clients see it: no file path of the server. `images` keeps
+    http(s) URLs, and the first image, when it is a file here, becomes its image_url;
+    `audio` keeps URLs only."""
+    out = dict(fields)
+    for key in ("images", "audio"):
+        media = fields.get(key)
+        if not isinstance(media, list):
+            if media is not None:
+                out.pop(key)
+            continue
+        public = [str(m) for m in media if _is_url(m)]
+        if key == "images" and media and not _is_url(media[0]):
+            public.insert(0, str(image_url(doc_id, fields)))
+        out[key] = public
+    return out
 
 
 def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
@@ -297,7 +320,7 @@ def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
     if not images:
         return None
     first = str(images[0])
-    if first.startswith(("http://", "https://")):
+    if _is_url(first):
         return first
     from urllib.parse import quote
 
