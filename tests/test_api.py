@@ -250,6 +250,17 @@ def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], stat
     assert body["type"].startswith("/problems/") and body["title"]
 
 
+@pytest.mark.parametrize("length, status, detail", [
+    (5000, 400, "'q' is 5000 characters long; the limit is 1000"),
+    (9000, 414, "send long queries by POST /search")])
+def test_a_long_get_query_gets_problem_details(api: Any, length: int, status: int,
+                                               detail: str) -> None:
+    """gunicorn answered a 5,000-character GET with an HTML 414 before the app saw it."""
+    r = requests.get(f"{api.url}/search?q={'a' * length}", timeout=60)
+    assert r.status_code == status and r.headers["Content-Type"] == "application/problem+json"
+    assert detail in r.json()["detail"] and r.json()["status"] == status
+
+
 def test_requested_facets_are_present_when_nothing_matches(api: Any) -> None:
     facets = {"colour": {"terms": {"field": "attributes.colour"}},
               "price": {"range": {"field": "price", "ranges": [{"to": 50}]}}}

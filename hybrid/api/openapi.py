@@ -17,7 +17,8 @@ def _problems(*codes: int) -> dict[str, Any]:
 
 
 _PHRASES = {400: "Bad request", 401: "API key missing or wrong", 404: "Not found",
-            405: "Method not allowed", 413: "Over a size limit", 415: "Unsupported media type",
+            405: "Method not allowed", 413: "Over a size limit", 414: "Request line too long",
+            415: "Unsupported media type",
             503: "Not ready, or a needed part is unavailable"}
 
 
@@ -162,7 +163,7 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 
 def spec() -> dict[str, Any]:
     search_responses = {"200": _ok(_ref("SearchResponse"), "One page of fused results"),
-                        **_problems(400, 404, 413, 415, 503)}
+                        **_problems(400, 404, 413, 414, 415, 503)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hybrid search API", "version": __version__,
