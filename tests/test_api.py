@@ -208,7 +208,7 @@ def test_profiles_by_name_and_version(api: Any) -> None:
 
 @pytest.mark.parametrize("kwargs, status, detail", [
     ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
-     "JSON object"),
+     "not valid JSON"),
     ({"data": b"q=x", "headers": {"Content-Type": "text/plain"}}, 400, "multipart"),
     ({"json": {"q": "x", "page": 200, "size": 100}}, 400, "beyond result 10000"),
     ({"json": {"q": "x", "profile": "nope"}}, 404, "no profile named 'nope'"),
@@ -259,6 +259,39 @@ def test_a_long_get_query_gets_problem_details(api: Any, length: int, status: in
     r = requests.get(f"{api.url}/search?q={'a' * length}", timeout=60)
     assert r.status_code == status and r.headers["Content-Type"] == "application/problem+json"
     assert detail in r.json()["detail"] and r.json()["status"] == status
+
+
+DEEP_NOT = '{"q": "x", "filter": ' + '{"not": ' * 1000 + '{"term": {"brand": "x"}}' + \
+    "}" * 1001
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("post", "/search", "[" * 1000 + "]" * 1000),
+    ("post", "/search", DEEP_NOT),
+    ("post", "/search", '{"q": "x", "facets": ' + "[" * 1000 + "]" * 1000 + "}"),
+    ("post", "/products", "[" * 1000 + "]" * 1000),
+    ("put", "/profiles/deep", '{"signals": ' + "[" * 1000 + "]" * 1000 + "}"),
+])
+def test_deeply_nested_json_is_a_400_on_every_endpoint(api: Any, method: str, path: str,
+                                                       body: str) -> None:
+    r = requests.request(method, api.url + path, data=body, headers={
+        **AUTH, "Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert "nested deeper than 32 levels" in r.json()["detail"]
+    form = requests.get(f"{api.url}/search", params={"q": "x", "filter": DEEP_NOT[20:-1]},
+                        timeout=30)
+    assert form.status_code == 400 and "nested deeper" in form.json()["detail"]
+
+
+def test_a_decompression_bomb_upload_is_a_413(api: Any) -> None:
+    from test_inputs import bomb_png
+
+    for size in ((40000, 40000), (6000, 6000)):
+        r = requests.post(f"{api.url}/search", files={"image": ("b.png", bomb_png(*size),
+                                                                "image/png")}, timeout=60)
+        assert r.status_code == 413 and "pixels" in r.json()["detail"], r.text
+        assert r.headers["Content-Type"] == "application/problem+json"
 
 
 def test_requested_facets_are_present_when_nothing_matches(api: Any) -> None:

@@ -36,3 +36,38 @@ def test_public_fields_hide_local_media_paths() -> None:
 ])
 def test_redact_paths(text: str, expected: str) -> None:
     assert redact_paths(text) == expected
+
+
+@pytest.mark.parametrize("text", ["[" * 1000 + "]" * 1000, '{"a":' * 40 + "1" + "}" * 40,
+                                  '{"q": "x", "filter": ' + '{"not": ' * 1000 + "{}"
+                                  + "}" * 1001])
+def test_deeply_nested_json_is_a_query_error(text: str) -> None:
+    from hybrid.api.jsonbody import loads
+    from hybrid.errors import QueryError
+
+    with pytest.raises(QueryError, match="nested deeper than 32 levels"):
+        loads(text)
+
+
+def test_json_is_strict() -> None:
+    from hybrid.api.jsonbody import MAX_DEPTH, loads
+    from hybrid.errors import QueryError
+
+    assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    for bad in ('{"w": NaN}', '{"w": Infinity}', "{oops", b"\xff\xfe\x00"):
+        with pytest.raises(QueryError, match="not valid JSON"):
+            loads(bad)
+
+
+def test_deep_filters_from_python_are_filter_errors() -> None:
+    from hybrid.engines import filters
+    from hybrid.engines.schema import IndexSchema
+    from hybrid.errors import FilterError
+
+    flt: dict = {"term": {"brand": "x"}}
+    for _ in range(2000):
+        flt = {"not": flt}
+    with pytest.raises(FilterError, match="at most 16 levels"):
+        filters.normalize(flt, IndexSchema.load())
+    with pytest.raises(FilterError, match="at most 200 characters"):
+        filters.normalize({"term": {"x" * 10_000: 1}}, IndexSchema.load())

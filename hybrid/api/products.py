@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from hybrid.api import jsonbody
 from hybrid.api.metrics import PRODUCTS
 from hybrid.api.security import require_key
 from hybrid.api.services import Services, services
@@ -31,7 +32,7 @@ _background = threading.Lock()  # one background vector fill at a time per proce
 @require_key
 def add_products() -> tuple[Response, int]:
     svc = services()
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     items = body.get("products") if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
         raise QueryError("send a JSON list of products, or {\"products\": [...]}")

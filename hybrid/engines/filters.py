@@ -27,22 +27,36 @@ from hybrid.errors import FilterError, SchemaError
 Filter = dict[str, Any]
 _RANGE_OPS = ("gt", "gte", "lt", "lte")
 _SCALARS = (str, int, float, bool)
+MAX_DEPTH = 16  # and/or/not inside one another
 
 
-def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | None:
-    """Validate a filter and return its canonical form (None means no filter)."""
+def _short(value: Any) -> str:
+    """repr cut to 200 characters (a hostile value can be large or deep)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema, _depth: int = 0
+              ) -> Filter | None:
+    """Validate a filter and return its canonical form (None means no filter).
+    and/or/not nest at most MAX_DEPTH deep (FilterError beyond)."""
     if flt is None or flt == {}:
         return None
     if not isinstance(flt, Mapping) or len(flt) != 1:
-        raise FilterError(f"a filter is an object with one operator, got {flt!r}")
+        raise FilterError(f"a filter is an object with one operator, got {_short(flt)}")
+    if _depth >= MAX_DEPTH:
+        raise FilterError(f"a filter nests and/or/not at most {MAX_DEPTH} levels deep")
     (op, arg), = flt.items()
     if op in ("and", "or"):
         if not isinstance(arg, Sequence) or isinstance(arg, str) or not arg:
             raise FilterError(f"'{op}' takes a non-empty list of filters")
-        parts = [normalize(x, schema) for x in arg]
+        parts = [normalize(x, schema, _depth + 1) for x in arg]
         return {op: [p for p in parts if p is not None]}
     if op == "not":
-        inner = normalize(arg, schema)
+        inner = normalize(arg, schema, _depth + 1)
         if inner is None:
             raise FilterError("'not' needs a filter")
         return {"not": inner}
@@ -52,10 +66,10 @@ def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | No
             raise FilterError("'exists' takes {\"field\": name}")
         return {"exists": {"field": _field(name, schema)}}
     if op not in ("term", "terms", "range"):
-        raise FilterError(f"unknown filter operator {op!r}; use term, terms, range, exists, "
+        raise FilterError(f"unknown filter operator {_short(op)}; use term, terms, range, exists, "
                           "and, or, not")
     if not isinstance(arg, Mapping) or len(arg) != 1:
-        raise FilterError(f"'{op}' takes an object with one field, got {arg!r}")
+        raise FilterError(f"'{op}' takes an object with one field, got {_short(arg)}")
     (name, value), = arg.items()
     path = _field(name, schema)
     if op == "term":
@@ -68,6 +82,9 @@ def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | No
 
 
 def _field(name: str, schema: IndexSchema) -> str:
+    if not isinstance(name, str) or len(name) > 200:
+        raise FilterError(f"a field name is a string of at most 200 characters, got "
+                          f"{_short(name)}")
     try:
         return schema.filterable(name).path
     except SchemaError as e:
@@ -79,7 +96,8 @@ def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
     string holding a number is read as one, as OpenSearch does), true/false for boolean
     fields, any scalar for keyword fields. FilterError names the field and the type."""
     if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
-        raise FilterError(f"'{op}' values must be strings, numbers or booleans, got {value!r}")
+        raise FilterError(f"'{op}' values must be strings, numbers or booleans, got "
+                          f"{_short(value)}")
     f = schema.resolve(path)
     kind = f.kind if f is not None else KEYWORD
     if kind == NUMBER:
@@ -92,14 +110,14 @@ def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
         if (isinstance(number, bool) or not isinstance(number, int | float)
                 or not math.isfinite(number)):
             raise FilterError(f"'{op}' on {path!r}: {path!r} is a numeric field, so its values "
-                              f"must be numbers, got {value!r}")
+                              f"must be numbers, got {_short(value)}")
         return float(number)
     if kind == BOOLEAN:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not isinstance(value, bool):
             raise FilterError(f"'{op}' on {path!r}: {path!r} is a boolean field, so its values "
-                              f"must be true or false, got {value!r}")
+                              f"must be true or false, got {_short(value)}")
     return value
 
 
@@ -115,14 +133,14 @@ def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
 
 def _bound(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FilterError(f"{what} must be a finite number, got {value!r}")
+        raise FilterError(f"{what} must be a finite number, got {_short(value)}")
     return float(value)
 
 
 def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> dict[str, Any]:
     """Validate facet requests: terms counts and range buckets."""
     if facets is not None and not isinstance(facets, Mapping):
-        raise FilterError(f"facets is an object of named facets, got {facets!r}")
+        raise FilterError(f"facets is an object of named facets, got {_short(facets)}")
     out: dict[str, Any] = {}
     for name, spec in (facets or {}).items():
         if not isinstance(spec, Mapping) or len(spec) != 1:
