@@ -144,6 +144,21 @@ class EngineConformance:
         with pytest.raises(QueryError):
             loaded.lexical_search("grip", fields={"price": 1.0})
 
+    def test_full_width_and_half_width_forms_fold(self, engine: Any) -> None:
+        """Width folding (NFKC of the half- and full-width forms) on index and query:
+        `USB` finds `ＵＳＢ ｃａｂｌｅ`, `ＵＳＢ` finds `USB 数据线`, `ガラス` finds `ｶﾞﾗｽ`."""
+        engine.add([{"id": "w1", "title": "ＵＳＢ ｃａｂｌｅ"}, {"id": "w2", "title": "USB 数据线"},
+                    {"id": "w3", "title": "ｶﾞﾗｽ cup"}, {"id": "w4", "title": "HDMI cable"}])
+
+        def ids(text: str) -> set[str]:
+            return {h.id for h in engine.lexical_search(text, size=10).hits}
+
+        assert ids("USB") == ids("ＵＳＢ") == ids("usb") == {"w1", "w2"}
+        assert ids("ｃａｂｌｅｓ") == ids("cable") == {"w1", "w4"}
+        assert ids("ＵＳＢ 数据线") >= {"w1", "w2"}
+        assert "w3" in ids("ガラス") and "w3" in ids("ｶﾞﾗｽ")
+        assert engine.count({"term": {"id": "w1"}}) == 1  # ids and keywords are not folded
+
     def test_empty_text_matches_all_and_stopwords_only_match_none(self, loaded: Any) -> None:
         assert loaded.lexical_search("", size=0).total == 60
         assert loaded.lexical_search("?!", size=5).total == 0

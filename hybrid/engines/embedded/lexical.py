@@ -108,7 +108,7 @@ class LexicalIndex:
         spec = self.schema.analyzers[f.analyzer or "standard"]
         if spec.tokenizer == analysis.CJK_TOKENIZER:
             return analysis.cjk_tokens(text)
-        return list(self.analyzers[spec.name].analyze(text))
+        return list(self.analyzers[spec.name].analyze(analysis.prepare(spec, text)))
 
     def filter_query(self, flt: Mapping[str, Any] | None) -> tantivy.Query:
         return _filter_query(flt, self.schema, self.tschema)
@@ -241,10 +241,7 @@ def to_document(doc: Mapping[str, Any], schema: IndexSchema) -> tantivy.Document
 def _add(d: tantivy.Document, f: Field, v: Any, schema: IndexSchema) -> None:
     name = tname(f.path)
     if f.kind == TEXT:
-        text = str(v)
-        if schema.analyzers[f.analyzer or "standard"].tokenizer == analysis.CJK_TOKENIZER:
-            text = " ".join(analysis.cjk_tokens(text))
-        d.add_text(name, text)
+        d.add_text(name, analysis.prepare(schema.analyzers[f.analyzer or "standard"], str(v)))
     elif f.kind == KEYWORD:
         d.add_text(name, str(v))
     elif f.kind == NUMBER and isinstance(v, int | float) and not isinstance(v, bool):
