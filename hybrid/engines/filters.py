@@ -9,6 +9,10 @@ Filters (OpenSearch-like, JSON-able):
 Facets: {"name": {"terms": {"field": "brand", "size": 10}}}
         {"name": {"range": {"field": "price", "ranges": [{"to": 50}, {"from": 50}]}}}
 
+Values are typed by their field: numbers (or numeric strings) on numeric fields,
+true/false on boolean ones; `range` only on numeric fields. and/or/not nest at most
+MAX_DEPTH levels. Every mistake is a FilterError (a QueryError) naming the field.
+
 Pure: no I/O. `normalize` validates against an IndexSchema and returns canonical dicts,
 `to_opensearch` translates to the OpenSearch query DSL, `parse_cli` reads the CLI's
 shorthand (`brand=Nike`, `colour=Red,Blue`, `price>=10`, `price?`).
