@@ -87,6 +87,10 @@ def test_cli_shorthand() -> None:
     for bad in ("price>>3", "brand=", "price>=abc", "=x"):
         with pytest.raises(FilterError):
             filters.parse_cli([bad], SCHEMA)
+    with pytest.raises(FilterError, match="'price' is a numeric field, and 'abc' is not"):
+        filters.parse_cli(["price=abc"], SCHEMA)
+    with pytest.raises(FilterError, match="needs a numeric field"):
+        filters.parse_cli(["colour>3"], SCHEMA)
 
 
 def test_cli_facets() -> None:
@@ -97,6 +101,9 @@ def test_cli_facets() -> None:
                                                          {"from": 50.0}]}}}
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"terms": {"field": "brand", "size": 0}}}, SCHEMA)
+    for bad in ("brand:abc", "brand:-1", "price=a-b"):  # brand:abc was a traceback
+        with pytest.raises(FilterError, match="facet"):
+            filters.parse_cli_facets([bad], SCHEMA)
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"range": {"field": "brand", "ranges": [{"to": 1}]}}},
                                  SCHEMA)

@@ -264,7 +264,7 @@ def parse_cli(exprs: Sequence[str], schema: IndexSchema) -> Filter | None:
         if op == "?":
             parts.append({"exists": {"field": path}})
         elif op in ("=", "!="):
-            vals = [_cli_value(v, f.kind if f else KEYWORD) for v in raw.split(",")]
+            vals = [_cli_value(v, f.kind if f else KEYWORD, path) for v in raw.split(",")]
             clause = {"term": {path: vals[0]}} if len(vals) == 1 else {"terms": {path: vals}}
             parts.append(clause if op == "=" else {"not": clause})
         else:
@@ -279,13 +279,13 @@ def parse_cli(exprs: Sequence[str], schema: IndexSchema) -> Filter | None:
     return normalize(parts[0] if len(parts) == 1 else {"and": parts}, schema)
 
 
-def _cli_value(raw: str, kind: str) -> Any:
+def _cli_value(raw: str, kind: str, path: str) -> Any:
     raw = raw.strip()
     if kind == NUMBER:
         try:
             return float(raw)
         except ValueError as e:
-            raise FilterError(f"{raw!r} is not a number") from e
+            raise FilterError(f"{path!r} is a numeric field, and {raw!r} is not a number") from e
     return raw
 
 
@@ -308,5 +308,7 @@ def parse_cli_facets(names: Sequence[str], schema: IndexSchema) -> dict[str, Any
                 buckets.append(b)
             facets[name.strip()] = {"range": {"field": path, "ranges": buckets}}
         else:
+            if not (size or "10").strip().isdigit():
+                raise FilterError(f"facet {spec!r}: the size after ':' must be a whole number")
             facets[name.strip()] = {"terms": {"field": path, "size": int(size or 10)}}
     return normalize_facets(facets, schema)
