@@ -22,6 +22,7 @@ requests = pytest.importorskip("requests")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +218,13 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     ({"json": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
     ({"json": {"q": "x", "weights": {"bm25": 1e308, "text:text_vector": 1e308}}}, 400,
      "weight of bm25 must be a number from 0 to 1e+06"),
+    # integers no float holds: found by a longer session of numeric extremes
+    ({"data": '{"q": "x", "weights": {"bm25": 1%s}}' % ("0" * 400), "headers": JSON}, 400,
+     "weight of bm25"),
+    ({"data": '{"q": "x", "filter": {"range": {"price": {"gt": 1%s}}}}' % ("0" * 400),
+      "headers": JSON}, 400, "finite number"),
+    ({"data": '{"q": "x", "filter": {"term": {"price": 1%s}}}' % ("0" * 400),
+      "headers": JSON}, 400, "numbers or booleans"),
     ({"data": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
     ({"json": {"q": "x", "filter": {"term": {"weight": 3}}}}, 400, "cannot filter"),
     ({"json": {"image_url": "http://127.0.0.1/x.jpg"}}, 400, "disabled"),
@@ -315,6 +323,9 @@ def test_profiles_refuse_weights_out_of_range(api: Any) -> None:
                         {"kind": "knn", "field": "text_vector", "encoder": "e5-small"}]}
     r = requests.put(f"{api.url}/profiles/huge", json=body, headers=AUTH, timeout=10)
     assert r.status_code == 400 and "from 0 to 1e+06" in r.json()["detail"]
+    huge_k = '{"signals": [{"kind": "lexical"}], "combiner": "rrf", "rrf_k": 1%s}' % ("0" * 400)
+    r = requests.put(f"{api.url}/profiles/huge", data=huge_k, headers=AUTH | JSON, timeout=10)
+    assert r.status_code == 400 and "rrf_k" in r.json()["detail"]
 
 
 def strings(obj: Any) -> list[str]:

@@ -43,6 +43,8 @@ def test_normalize_accepts_the_language() -> None:
     ({"or": [{"term": {"brand": "a"}}, {"terms": {"price": [""]}}]}, "numeric field"),
     ({"range": {"attributes.colour": {"gt": 1}}}, "'attributes.colour' needs a numeric"),
     ({"not": None}, "needs a filter"),
+    ({"term": {"price": 10 ** 400}}, "strings, numbers or booleans"),  # no float holds it
+    ({"range": {"price": {"gt": 10 ** 400}}}, "finite number"),
     ({"exists": "price"}, "field"),
 ])
 def test_normalize_rejects_with_a_clear_message(bad: dict, message: str) -> None:

@@ -192,7 +192,8 @@ def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     assert sorted(got) == list(range(1, 9))
 
 
-@pytest.mark.parametrize("weight", [1e308, float("nan"), float("inf"), -0.5, True, "0.5"])
+@pytest.mark.parametrize("weight", [1e308, 10 ** 400, float("nan"), float("inf"), -0.5, True,
+                                    "0.5"])
 def test_profile_weights_are_bounded_numbers(weight: object) -> None:
     """Over HTTP (inline weights, PUT /profiles) and in Python alike: a 400, not
     fused scores that are all 0."""
@@ -206,3 +207,9 @@ def test_profile_weights_are_bounded_numbers(weight: object) -> None:
         Signal("bm25", LEXICAL, weight=weight)  # type: ignore[arg-type]
     with pytest.raises(ProfileError, match="from 0 to"):
         Profile.from_dict({"signals": [{"kind": "lexical", "fields": {"title": weight}}]})
+
+
+@pytest.mark.parametrize("rrf_k", [0, 10_001, 10 ** 400, True, 1.5])
+def test_rrf_k_is_bounded(rrf_k: object) -> None:
+    with pytest.raises(ProfileError, match="rrf_k must be an integer from 1 to 10000"):
+        Profile.from_dict({"signals": [{"kind": "lexical"}], "rrf_k": rrf_k})

@@ -54,6 +54,8 @@ def test_json_is_strict() -> None:
     from hybrid.errors import QueryError
 
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    assert loads("1" + "0" * 400) == float("inf")  # refused by every number check after
+    assert loads("12") == 12
     for bad in ('{"w": NaN}', '{"w": Infinity}', "{oops", b"\xff\xfe\x00"):
         with pytest.raises(QueryError, match="not valid JSON"):
             loads(bad)

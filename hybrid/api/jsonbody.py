@@ -15,7 +15,7 @@ MAX_DEPTH = 32  # arrays and objects inside one another; a filter level takes tw
 def loads(data: str | bytes, what: str = "the request body") -> Any:
     """Parse `data`; QueryError names `what` and the reason."""
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data, parse_constant=_no_constant, parse_int=_int)
     except RecursionError:
         raise QueryError(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as e:
@@ -34,6 +34,12 @@ def check_depth(value: Any, what: str = "the request body") -> None:
         if depth > MAX_DEPTH:
             raise QueryError(f"{what} is nested deeper than {MAX_DEPTH} levels")
         level = [c for v in level for c in (v.values() if isinstance(v, dict) else v)]
+
+
+def _int(text: str) -> int | float:
+    """An integer of more than 300 digits is read as a float (inf past 1e308), which
+    every number check refuses, instead of an int no float can hold."""
+    return int(text) if len(text) <= 300 else float(text)
 
 
 def _no_constant(name: str) -> Any:

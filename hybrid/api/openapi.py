@@ -67,8 +67,8 @@ SCHEMAS: dict[str, Any] = {
             "page": {"type": "integer", "minimum": 1, "maximum": 10000},
             "size": {"type": "integer", "minimum": 1, "maximum": 100},
             "profile": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}(@[0-9]+)?$"},
-            "weights": {"type": "object", "additionalProperties": {"type": "number",
-                                                                    "minimum": 0}},
+            "weights": {"type": "object", "additionalProperties": {
+                "type": "number", "minimum": 0, "maximum": 1e6}},
             "explain": {"type": "boolean"}}},
     "SearchForm": {
         "type": "object",
@@ -133,7 +133,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "kind": {"enum": ["lexical", "knn"]},
                        "input": {"enum": ["text", "image", "audio"]},
-                       "weight": {"type": "number", "minimum": 0},
+                       "weight": {"type": "number", "minimum": 0, "maximum": 1e6},
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
                        "depth": {"type": "integer", "minimum": 1, "maximum": 1000}}},
@@ -147,7 +147,7 @@ SCHEMAS: dict[str, Any] = {
             "combiner": {"enum": ["arithmetic_mean", "geometric_mean", "harmonic_mean",
                                   "rrf"]},
             "missing": {"enum": ["zero", "ignore", None]},
-            "rrf_k": {"type": "integer", "minimum": 1},
+            "rrf_k": {"type": "integer", "minimum": 1, "maximum": 10000},
             "depth": {"type": "integer", "minimum": 1, "maximum": 1000},
             "model": {"type": "object", "description": "query-dependent weights "
                       "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "

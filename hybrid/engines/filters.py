@@ -34,6 +34,14 @@ _SCALARS = (str, int, float, bool)
 MAX_DEPTH = 16  # and/or/not inside one another
 
 
+def finite(value: int | float) -> bool:
+    """A number a float can hold: not NaN or infinite, and no int past 1e308."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _short(value: Any) -> str:
     """repr cut to 200 characters (a hostile value can be large or deep)."""
     try:
@@ -99,7 +107,8 @@ def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
     """A term value checked against the field's type: numbers for numeric fields (a
     string holding a number is read as one, as OpenSearch does), true/false for boolean
     fields, any scalar for keyword fields. FilterError names the field and the type."""
-    if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
+    if not isinstance(value, _SCALARS) or (isinstance(value, int | float)
+                                           and not isinstance(value, bool) and not finite(value)):
         raise FilterError(f"'{op}' values must be strings, numbers or booleans, got "
                           f"{_short(value)}")
     f = schema.resolve(path)
@@ -112,7 +121,7 @@ def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
             except ValueError:
                 number = None
         if (isinstance(number, bool) or not isinstance(number, int | float)
-                or not math.isfinite(number)):
+                or not finite(number)):
             raise FilterError(f"'{op}' on {path!r}: {path!r} is a numeric field, so its values "
                               f"must be numbers, got {_short(value)}")
         return float(number)
@@ -136,7 +145,7 @@ def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
 
 
 def _bound(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not finite(value):
         raise FilterError(f"{what} must be a finite number, got {_short(value)}")
     return float(value)
 

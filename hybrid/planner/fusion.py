@@ -177,12 +177,19 @@ def scaled_weights(weights: Mapping[str, float], combiner: str) -> dict[str, flo
     largest: a weighted mean does not change, and neither huge weights (1e308 each, whose
     sum overflows) nor tiny ones (whose products underflow) can flatten every score."""
     for name, w in weights.items():
-        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w < 0:
+        if isinstance(w, bool) or not isinstance(w, int | float) or not _finite(w) or w < 0:
             raise ProfileError(f"the weight of {name} must be a finite number >= 0, got {w!r}")
     top = max(weights.values(), default=0.0)
     if combiner == RRF or top <= 0:
         return {n: float(w) for n, w in weights.items()}
     return {n: w / top for n, w in weights.items()}
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past 1e308
+        return False
 
 
 def order_key(score: float, doc: str) -> tuple[float, str]:

@@ -25,6 +25,7 @@ INPUTS = (TEXT, IMAGE, AUDIO)
 DEFAULT_DEPTH = 100
 MAX_DEPTH = 1000
 MAX_WEIGHT = 1e6  # weights and field boosts: 0 to this (the scale is relative anyway)
+MAX_RRF_K = 10_000  # as OpenSearch's rank_constant
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,9 @@ class Profile:
                                f"{', '.join(COMBINER_NAMES)}")
         if self.missing is not None and self.missing not in MISSING_POLICIES:
             raise ProfileError(f"missing must be one of {', '.join(MISSING_POLICIES)}")
-        if not isinstance(self.rrf_k, int) or self.rrf_k < 1:
-            raise ProfileError("rrf_k must be a positive integer")
+        if (isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int)
+                or not 1 <= self.rrf_k <= MAX_RRF_K):
+            raise ProfileError(f"rrf_k must be an integer from 1 to {MAX_RRF_K}")
         if not isinstance(self.version, int) or self.version < 1:
             raise ProfileError("version must be a positive integer")
         _depth(self.depth)
@@ -180,8 +182,8 @@ def valid_name(name: Any) -> bool:
 
 
 def _number(v: Any, what: str, positive: bool = False) -> float:
-    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
-            or v > MAX_WEIGHT):
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_WEIGHT
+            or not math.isfinite(v)):
         raise ProfileError(f"{what} must be a number from 0 to {MAX_WEIGHT:g}, got {v!r}")
     if positive and v == 0:
         raise ProfileError(f"{what} must be > 0")
