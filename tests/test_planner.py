@@ -213,3 +213,27 @@ def test_profile_weights_are_bounded_numbers(weight: object) -> None:
 def test_rrf_k_is_bounded(rrf_k: object) -> None:
     with pytest.raises(ProfileError, match="rrf_k must be an integer from 1 to 10000"):
         Profile.from_dict({"signals": [{"kind": "lexical"}], "rrf_k": rrf_k})
+
+
+MODEL = {"features": ["len"], "mean": [1.0], "scale": [0.5], "blend": 1.0,
+         "candidates": [{"bm25": 1.0}, {"bm25": 0.1}], "coef": [[-3.0], [3.0]],
+         "intercept": [0.0, 0.0]}
+
+
+@pytest.mark.parametrize("change", [{"coef": [["nan"], [3.0]]}, {"mean": [float("inf")]},
+                                    {"candidates": [{"bm25": -1.0}, {"bm25": 0.1}]},
+                                    {"candidates": [{"bm25": 1e308}, {"bm25": 0.1}]},
+                                    {"blend": float("nan")}, {"intercept": [10 ** 400, 0]}])
+def test_weight_models_hold_finite_numbers(change: dict) -> None:
+    from hybrid.planner.adaptive import WeightModel
+
+    with pytest.raises(ProfileError, match="weight model"):
+        WeightModel.from_dict(MODEL | change)
+
+
+def test_an_overflowing_logit_still_gives_weights() -> None:
+    from hybrid.planner.adaptive import WeightModel
+
+    model = WeightModel.from_dict(MODEL | {"scale": [1e-300], "coef": [[1e300], [-1e300]]})
+    weights = model.weights({"bm25": 1.0}, {"len": 5.0})
+    assert weights == {"bm25": 1.0}
