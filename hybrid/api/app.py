@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_INTERVAL": 1.0,       # seconds: other processes' writes show within this
     "WARM": True,                  # load the default profile's encoders at start
     "VECTORS": "auto",             # POST /products: celery (REDIS_URL), background, off
+    "MEDIA_ROOTS": None,           # folders product media may be read from, besides the
+                                   # index's own (hybrid.catalog.media); None: env only
+    "MAX_MEDIA_BYTES": 16 * 1024 * 1024,  # one product image or audio file
 }
 
 
@@ -48,11 +51,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for key in ("FETCH_IMAGE_URLS", "WARM"):  # "False" or "maybe" must not read as true
         app.config[key] = config_flag(app.config[key], key)
 
-    from hybrid.api import metrics, ops, problems, products, profiles, search
+    from hybrid.api import inspector, judgments, metrics, ops, problems, products, profiles, search
 
     problems.register(app)
     metrics.register(app)
-    for bp in (search.bp, products.bp, profiles.bp, ops.bp):
+    for bp in (search.bp, products.bp, profiles.bp, ops.bp, judgments.bp, inspector.bp):
         app.register_blueprint(bp)
     svc = Services(app.config)
     app.extensions["hybrid"] = svc

@@ -111,14 +111,20 @@ SCHEMAS: dict[str, Any] = {
             "took_ms": {"type": "object", "additionalProperties": {"type": "number"}}}},
     "Product": {
         "type": "object", "required": ["id", "title"],
-        "properties": {"id": {"type": "string"}, "title": {"type": "string"},
-                       "description": {"type": "string"}, "brand": {"type": "string"},
+        "description": "the catalog schema of `hybrid index` (README, Catalog): other "
+                       "column names are recognised or become attributes",
+        "properties": {"id": {"type": "string", "maxLength": 512},
+                       "title": {"type": "string", "maxLength": 1000},
+                       "description": {"type": "string", "maxLength": 32000},
+                       "brand": {"type": "string", "maxLength": 200},
                        "category": {"oneOf": [{"type": "string"},
                                               {"type": "array", "items": {"type": "string"}}]},
                        "price": {"type": "number"}, "currency": {"type": "string"},
                        "attributes": {"type": "object"},
                        "images": {"type": "array", "items": {"type": "string"}},
-                       "audio": {"type": "array", "items": {"type": "string"}}}},
+                       "audio": {"type": "array", "items": {"type": "string"}},
+                       "vectors": {"type": "object", "additionalProperties": {
+                           "type": "array", "items": {"type": "number"}}}}},
     "WriteResult": {
         "type": "object", "required": ["written", "rejected", "vectors", "items"],
         "properties": {
@@ -137,6 +143,17 @@ SCHEMAS: dict[str, Any] = {
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
                        "depth": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+    "Judgment": {
+        "type": "object", "required": ["doc", "grade"], "additionalProperties": False,
+        "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
+                       "qid": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"},
+                       "doc": {"type": "string", "minLength": 1, "maxLength": 512},
+                       "grade": {"enum": [0, 1, 2]}}},
+    "QueryJudgments": {
+        "type": "object", "required": ["qid", "query", "judgments"],
+        "properties": {"qid": {"type": "string"}, "query": {"type": "string"},
+                       "judgments": {"type": "object",
+                                     "additionalProperties": {"type": "integer"}}}},
     "Profile": {
         "type": "object", "required": ["signals"],
         "properties": {
@@ -182,6 +199,10 @@ def spec() -> dict[str, Any]:
             "/products": {
                 "post": {"operationId": "addProducts", "summary": "Add or replace products",
                          "security": KEYED,
+                         "parameters": [{"name": "recompute_vectors", "in": "query",
+                                         "description": "compute vectors the items supply, "
+                                                        "replacing them",
+                                         "schema": {"type": "boolean", "default": False}}],
                          "requestBody": {"required": True, "content": {"application/json": {
                              "schema": {"oneOf": [
                                  {"type": "array", "items": _ref("Product"), "minItems": 1},
@@ -216,6 +237,38 @@ def spec() -> dict[str, Any]:
                             "application/json": {"schema": _ref("Profile")}}},
                         "responses": {"201": _ok(_ref("Profile"), "Saved as a new version"),
                                       **_problems(400, 401)}}},
+            "/judgments": {
+                "get": {"operationId": "getJudgments",
+                        "summary": "A query's recorded grades, or (no parameters) the "
+                                   "judged queries",
+                        "parameters": [
+                            {"name": "query", "in": "query",
+                             "schema": {"type": "string", "maxLength": 1000}},
+                            {"name": "qid", "in": "query",
+                             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,128}$"}}],
+                        "responses": {"200": _ok({"oneOf": [
+                            _ref("QueryJudgments"),
+                            {"type": "object", "required": ["queries"],
+                             "properties": {"queries": {"type": "array"},
+                                            "task_folder": {"type": "string"}}}]}),
+                            **_problems(400)}},
+                "put": {"operationId": "putJudgment", "security": KEYED,
+                        "summary": "Record one grade (0 to 2) of a product for a query",
+                        "requestBody": {"required": True, "content": {
+                            "application/json": {"schema": _ref("Judgment")}}},
+                        "responses": {"200": _ok(_ref("QueryJudgments")),
+                                      **_problems(400, 401)}}},
+            "/": {"get": {"operationId": "inspector", "summary": "The inspector web page",
+                          "responses": {"200": {"description": "HTML",
+                                                "content": {"text/html": {}}}}}},
+            "/inspector/{filename}": {
+                "get": {"operationId": "inspectorAsset",
+                        "summary": "The inspector's scripts and styles",
+                        "parameters": [{"name": "filename", "in": "path", "required": True,
+                                        "schema": {"type": "string", "minLength": 1}}],
+                        "responses": {"200": {"description": "A script or style sheet",
+                                              "content": {"text/*": {}}},
+                                      **_problems(404)}}},
             "/healthz": {"get": {"operationId": "healthz",
                                  "responses": {"200": _ok({"type": "object"})}}},
             "/readyz": {"get": {"operationId": "readyz",

@@ -108,7 +108,8 @@ def _banner(args: argparse.Namespace) -> str:
     return (f"\nhybrid: serving {args.index} at {url} ({args.workers} workers; Ctrl-C stops)\n"
             f"  try:  curl '{url}/search?q={quote_plus(args.example)}&size=5&explain=true'\n"
             f"        curl -F image=@photo.jpg -F size=5 {url}/search\n"
-            f"  API:  {url}/openapi.json   health: {url}/readyz   metrics: {url}/metrics\n")
+            f"  API:  {url}/openapi.json   health: {url}/readyz   metrics: {url}/metrics\n"
+            f"  inspector:  {url}/\n")
 
 
 def _child_exit(server: Any, worker: Any) -> None:
