@@ -47,3 +47,7 @@ class AuthError(HybridError):
 
 class UnsupportedMediaError(InputError):
     """An upload is in a format the server does not take."""
+
+
+class UnavailableError(HybridError):
+    """No part that the request needs can run now (every signal of a query failed)."""

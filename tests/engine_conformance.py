@@ -144,6 +144,21 @@ class EngineConformance:
         with pytest.raises(QueryError):
             loaded.lexical_search("grip", fields={"price": 1.0})
 
+    def test_full_width_and_half_width_forms_fold(self, engine: Any) -> None:
+        """Width folding (NFKC of the half- and full-width forms) on index and query:
+        `USB` finds `ＵＳＢ ｃａｂｌｅ`, `ＵＳＢ` finds `USB 数据线`, `ガラス` finds `ｶﾞﾗｽ`."""
+        engine.add([{"id": "w1", "title": "ＵＳＢ ｃａｂｌｅ"}, {"id": "w2", "title": "USB 数据线"},
+                    {"id": "w3", "title": "ｶﾞﾗｽ cup"}, {"id": "w4", "title": "HDMI cable"}])
+
+        def ids(text: str) -> set[str]:
+            return {h.id for h in engine.lexical_search(text, size=10).hits}
+
+        assert ids("USB") == ids("ＵＳＢ") == ids("usb") == {"w1", "w2"}
+        assert ids("ｃａｂｌｅｓ") == ids("cable") == {"w1", "w4"}
+        assert ids("ＵＳＢ 数据线") >= {"w1", "w2"}
+        assert "w3" in ids("ガラス") and "w3" in ids("ｶﾞﾗｽ")
+        assert engine.count({"term": {"id": "w1"}}) == 1  # ids and keywords are not folded
+
     def test_empty_text_matches_all_and_stopwords_only_match_none(self, loaded: Any) -> None:
         assert loaded.lexical_search("", size=0).total == 60
         assert loaded.lexical_search("?!", size=5).total == 0
@@ -186,6 +201,34 @@ class EngineConformance:
             with pytest.raises(FilterError):
                 loaded.count(bad)
 
+    @pytest.mark.parametrize("bad", [
+        {"term": {"price": "abc"}}, {"term": {"price": ""}}, {"terms": {"price": [10, "abc"]}},
+        {"not": {"term": {"price": "x"}}}, {"and": [{"term": {"price": True}}]},
+        {"range": {"attributes.colour": {"gte": 1}}},
+    ], ids=lambda f: json.dumps(f))
+    def test_wrong_typed_filter_values_name_the_field_and_type(self, loaded: Any,
+                                                               bad: dict[str, Any]) -> None:
+        """The project's own error (not a ValueError from deep inside the engine), from
+        every search call, naming the field and the type it takes."""
+        calls = (lambda: loaded.count(bad), lambda: loaded.lexical_search("shoes", filter=bad),
+                 lambda: loaded.knn_search("text_vector", _vec(1), k=3, filter=bad))
+        for call in calls:
+            with pytest.raises(FilterError, match=r"(?s)'(price|attributes\.colour)'.*numer"):
+                call()
+
+    def test_numeric_strings_filter_numeric_fields(self, loaded: Any) -> None:
+        assert loaded.count({"term": {"price": "23"}}) == loaded.count({"term": {"price": 23}}) > 0
+
+    def test_wrong_typed_search_arguments_are_query_errors(self, loaded: Any) -> None:
+        for call in (lambda: loaded.lexical_search(None),
+                     lambda: loaded.lexical_search("shoes", fields={"title": "high"}),
+                     lambda: loaded.lexical_search("shoes", fields={"title": float("nan")}),
+                     lambda: loaded.lexical_search("shoes", size="3"),
+                     lambda: loaded.knn_search("text_vector", "abc"),
+                     lambda: loaded.knn_search("text_vector", _vec(1), k=-1)):
+            with pytest.raises(QueryError):
+                call()
+
     def test_facets_count_the_filtered_match_set(self, loaded: Any) -> None:
         res = loaded.lexical_search(
             "shoes", filter={"exists": {"field": "price"}}, size=1,
@@ -202,6 +245,17 @@ class EngineConformance:
         assert low["count"] == sum(d["price"] < 50 for d in matched)
         assert high["count"] == sum(d["price"] >= 50 for d in matched)
 
+    @pytest.mark.parametrize("text, flt", [("shoes", {"term": {"brand": "Nobody"}}),
+                                           ("zebra", None), ("?!", None)])
+    def test_facets_are_present_and_empty_when_nothing_matches(self, loaded: Any, text: str,
+                                                               flt: Any) -> None:
+        res = loaded.lexical_search(text, filter=flt, facets={
+            "colour": {"terms": {"field": "attributes.colour"}},
+            "price": {"range": {"field": "price", "ranges": [{"to": 50}, {"from": 50}]}}})
+        assert res.total == 0
+        assert res.facets == {"colour": [], "price": [
+            {"key": "*-50", "to": 50.0, "count": 0}, {"key": "50-*", "from": 50.0, "count": 0}]}
+
     # -- k-NN -----------------------------------------------------------------------
     def test_knn_is_exact_on_small_data(self, loaded: Any) -> None:
         q = np.asarray(_vec(1234))
@@ -210,6 +264,40 @@ class EngineConformance:
         hits = loaded.knn_search("text_vector", q, k=5).hits
         assert [h.id for h in hits] == want
         assert hits[0].score == pytest.approx((1 + sims[want[0]]) / 2, abs=1e-5)
+
+    def test_knn_scores_stay_in_0_1(self, engine: Any) -> None:
+        """(1 + cos) / 2 of an exactly opposite vector is 0, not -6e-08."""
+        q = np.asarray(_vec(2))  # its float32 cosine with -q is -1.0000001
+        engine.add([{"id": "opposite", "title": "x", "vectors": {"text_vector": (-q).tolist()}}])
+        assert 0.0 <= engine.knn_search("text_vector", q, k=1).hits[0].score <= 1e-6
+        engine.add([{"id": "same", "title": "x", "vectors": {"text_vector": q.tolist()}}])
+        hits = engine.knn_search("text_vector", q, k=2).hits
+        assert [h.id for h in hits] == ["same", "opposite"]
+        assert all(0.0 <= h.score <= 1.0 for h in hits)
+        assert hits[1].score == pytest.approx(0.0, abs=1e-6)
+
+    # -- ties -----------------------------------------------------------------------
+    @pytest.mark.parametrize("ingest", [["t3", "t1", "t2"], ["t2", "t3", "t1"]])
+    def test_equal_scores_are_ordered_by_id_whatever_the_ingest_order(
+            self, engine: Any, ingest: list[str]) -> None:
+        """The rule every engine follows: by score (descending), then id (ascending),
+        in lexical and k-NN sub-queries alike, including which tie makes the cut."""
+        titles = {"t1": "linen pants", "t2": "linen shirt", "t3": "linen scarf"}
+        v = np.ones(DIM) / np.sqrt(DIM)
+        for doc_id in ingest:  # one write each: ingest order is visible to the engine
+            engine.add([{"id": doc_id, "title": titles[doc_id], "price": 5.0,
+                         "vectors": {"text_vector": v.tolist()}}])
+        lex = engine.lexical_search("linen", size=3).hits
+        assert [h.id for h in lex] == ["t1", "t2", "t3"] and len({h.score for h in lex}) == 1
+        assert [engine.lexical_search("linen", size=1, offset=i).hits[0].id
+                for i in range(3)] == ["t1", "t2", "t3"]
+        assert [h.id for h in engine.lexical_search("", size=2).hits] == ["t1", "t2"]
+        flt = {"term": {"price": 5}}
+        for f in (None, flt):
+            knn = engine.knn_search("text_vector", v, k=3, filter=f).hits
+            assert [h.id for h in knn] == ["t1", "t2", "t3"]
+            assert [h.id for h in engine.knn_search("text_vector", v, k=1, filter=f,
+                                                    source=False).hits] == ["t1"]
 
     def test_set_vectors_is_a_partial_update(self, loaded: Any) -> None:
         results = loaded.set_vectors("image_vector", {"p005": _vec(500), "missing": _vec(1)})

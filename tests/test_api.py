@@ -22,6 +22,7 @@ requests = pytest.importorskip("requests")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEY = "test-key-123"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -208,10 +209,24 @@ def test_profiles_by_name_and_version(api: Any) -> None:
 
 @pytest.mark.parametrize("kwargs, status, detail", [
     ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
-     "JSON object"),
+     "not valid JSON"),
     ({"data": b"q=x", "headers": {"Content-Type": "text/plain"}}, 400, "multipart"),
     ({"json": {"q": "x", "page": 200, "size": 100}}, 400, "beyond result 10000"),
     ({"json": {"q": "x", "profile": "nope"}}, 404, "no profile named 'nope'"),
+    ({"json": {"q": "x", "profile": "default@7"}}, 404,
+     "profile 'default' has no version 7; its versions are 1"),
+    ({"json": {"q": "x", "explain": "maybe"}}, 400, "'explain' must be true or false"),
+    ({"json": {"q": "x", "weights": {"bm25": 1e308, "text:text_vector": 1e308}}}, 400,
+     "weight of bm25 must be a number from 0 to 1e+06"),
+    # integers no float holds: found by a longer session of numeric extremes
+    ({"data": '{"q": "x", "weights": {"bm25": 1%s}}' % ("0" * 400), "headers": JSON}, 400,
+     "weight of bm25"),
+    ({"data": '{"q": "x", "filter": {"range": {"price": {"gt": 1%s}}}}' % ("0" * 400),
+      "headers": JSON}, 400, "finite number"),
+    ({"data": '{"q": "x", "filter": {"term": {"price": 1%s}}}' % ("0" * 400),
+      "headers": JSON}, 400, "numbers or booleans"),
+    ({"files": {"q": (None, "x"), "explain": (None, "maybe")}}, 400,
+     "'explain' must be true or false"),
     ({"json": {"q": "x", "filter": {"term": {"weight": 3}}}}, 400, "cannot filter"),
     ({"json": {"image_url": "http://127.0.0.1/x.jpg"}}, 400, "disabled"),
     ({"files": {"image": ("x.jpg", b"\x00" * 5000, "image/jpeg")}}, 415, "not an image"),
@@ -225,6 +240,15 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     ({"data": b'--B\r\nContent-Disposition: form-data; name="\x7f\\"\r\n\r\nx\r\n--B--\r\n',
       "headers": {"Content-Type": "multipart/form-data; boundary=B"}}, 400, "cannot be read"),
     ({"json": {"q": "x", "facets": 1}}, 400, "object of named facets"),
+    # wrong-typed filter values: a 400 naming the field and its type, never a 500
+    ({"json": {"q": "running shoe", "filter": {"term": {"price": "abc"}}}}, 400,
+     "'price' is a numeric field"),
+    ({"json": {"q": "x", "filter": {"terms": {"price": ["abc"]}}}}, 400, "numeric field"),
+    ({"json": {"q": "x", "filter": {"not": {"term": {"price": ""}}}}}, 400, "numeric field"),
+    ({"json": {"q": "x", "filter": {"range": {"attributes.colour": {"gt": 1}}}}}, 400,
+     "needs a numeric field"),
+    ({"files": {"q": (None, "x"), "filter": (None, '{"term": {"price": "abc"}}')}}, 400,
+     "numeric field"),
 ])
 def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], status: int,
                                           detail: str) -> None:
@@ -234,6 +258,105 @@ def test_bad_requests_get_problem_details(api: Any, kwargs: dict[str, Any], stat
     body = r.json()
     assert body["status"] == status and detail in body["detail"]
     assert body["type"].startswith("/problems/") and body["title"]
+
+
+@pytest.mark.parametrize("length, status, detail", [
+    (5000, 400, "'q' is 5000 characters long; the limit is 1000"),
+    (9000, 414, "send long queries by POST /search")])
+def test_a_long_get_query_gets_problem_details(api: Any, length: int, status: int,
+                                               detail: str) -> None:
+    """gunicorn answered a 5,000-character GET with an HTML 414 before the app saw it."""
+    r = requests.get(f"{api.url}/search?q={'a' * length}", timeout=60)
+    assert r.status_code == status and r.headers["Content-Type"] == "application/problem+json"
+    assert detail in r.json()["detail"] and r.json()["status"] == status
+
+
+DEEP_NOT = '{"q": "x", "filter": ' + '{"not": ' * 1000 + '{"term": {"brand": "x"}}' + \
+    "}" * 1001
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("post", "/search", "[" * 1000 + "]" * 1000),
+    ("post", "/search", DEEP_NOT),
+    ("post", "/search", '{"q": "x", "facets": ' + "[" * 1000 + "]" * 1000 + "}"),
+    ("post", "/products", "[" * 1000 + "]" * 1000),
+    ("put", "/profiles/deep", '{"signals": ' + "[" * 1000 + "]" * 1000 + "}"),
+])
+def test_deeply_nested_json_is_a_400_on_every_endpoint(api: Any, method: str, path: str,
+                                                       body: str) -> None:
+    r = requests.request(method, api.url + path, data=body, headers={
+        **AUTH, "Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.headers["Content-Type"] == "application/problem+json"
+    assert "nested deeper than 32 levels" in r.json()["detail"]
+    deep = '{"not": ' * 100 + '{"term": {"brand": "x"}}' + "}" * 100
+    form = requests.get(f"{api.url}/search", params={"q": "x", "filter": deep}, timeout=30)
+    assert form.status_code == 400 and "nested deeper" in form.json()["detail"]
+
+
+def test_a_decompression_bomb_upload_is_a_413(api: Any) -> None:
+    from test_inputs import bomb_png
+
+    for size in ((40000, 40000), (6000, 6000)):
+        r = requests.post(f"{api.url}/search", files={"image": ("b.png", bomb_png(*size),
+                                                                "image/png")}, timeout=60)
+        assert r.status_code == 413 and "pixels" in r.json()["detail"], r.text
+        assert r.headers["Content-Type"] == "application/problem+json"
+
+
+def test_requested_facets_are_present_when_nothing_matches(api: Any) -> None:
+    facets = {"colour": {"terms": {"field": "attributes.colour"}},
+              "price": {"range": {"field": "price", "ranges": [{"to": 50}]}}}
+    res = search(api, q="shirt", filter={"term": {"brand": "No Such Brand"}}, facets=facets)
+    assert res["total"] == 0 and res["hits"] == []
+    assert res["facets"] == {"colour": [], "price": [{"key": "*-50", "to": 50.0, "count": 0}]}
+    r = requests.get(f"{api.url}/search", params={"q": "x", "explain": "maybe"}, timeout=60)
+    assert r.status_code == 400 and "'explain'" in r.json()["detail"]
+
+
+def test_get_search_with_a_wrong_typed_filter_is_a_problem(api: Any) -> None:
+    r = requests.get(f"{api.url}/search", params={"q": "x", "filter": json.dumps(
+        {"term": {"price": "abc"}})}, timeout=60)
+    assert r.status_code == 400 and "'price' is a numeric field" in r.json()["detail"]
+
+
+def test_profiles_refuse_weights_out_of_range(api: Any) -> None:
+    body = {"signals": [{"kind": "lexical", "weight": 1e308},
+                        {"kind": "knn", "field": "text_vector", "encoder": "e5-small"}]}
+    r = requests.put(f"{api.url}/profiles/huge", json=body, headers=AUTH, timeout=10)
+    assert r.status_code == 400 and "from 0 to 1e+06" in r.json()["detail"]
+    huge_k = '{"signals": [{"kind": "lexical"}], "combiner": "rrf", "rrf_k": 1%s}' % ("0" * 400)
+    r = requests.put(f"{api.url}/profiles/huge", data=huge_k, headers=AUTH | JSON, timeout=10)
+    assert r.status_code == 400 and "rrf_k" in r.json()["detail"]
+
+
+def strings(obj: Any) -> list[str]:
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in strings(k) + strings(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in strings(v)]
+    return [obj] if isinstance(obj, str) else []
+
+
+def test_no_answer_shows_a_file_path_of_the_server(api: Any, shared_data: Path) -> None:
+    """Search hits showed fields.images as the server's absolute paths; the image is
+    served through image_url instead, and no other answer names a server path."""
+    from hybrid.api.problems import redact_paths
+
+    res = search(api, q="navy blue shirt", explain=True, size=5)
+    answers = [res, requests.get(f"{api.url}/products/f15970", timeout=10).json(),
+               requests.get(f"{api.url}/admin/stats", headers=AUTH, timeout=10).json(),
+               requests.get(f"{api.url}/readyz", timeout=10).json(),
+               requests.get(f"{api.url}/profiles/default", timeout=10).json()]
+    roots = (str(shared_data), str(api.index.parent), "/tmp/", "/home/", "/work/")
+    for answer in answers:
+        for text in strings(answer):
+            assert not text.startswith(roots) and redact_paths(text) == text, text
+    hit = res["hits"][0]
+    assert hit["fields"]["images"] == [hit["image_url"]] == [f"/products/{hit['id']}/image"]
+    assert requests.get(api.url + hit["image_url"], timeout=10).status_code == 200
+    product = answers[1]
+    assert product["images"] == [product["image_url"]] == ["/products/f15970/image"]
 
 
 def test_ops_endpoints(api: Any) -> None:
@@ -330,7 +453,7 @@ def test_an_image_query_runs_efficientnet_once_for_both_image_signals(
     real = aligned.base.encode_queries
     monkeypatch.setattr(aligned.base, "encode_queries",
                         lambda items, *a: calls.append(len(items)) or real(items, *a))
-    vectors = searcher._encode(the_plan, {"image": image, "text": "", "audio": None})
+    vectors = searcher._encode(the_plan, {"image": image, "text": "", "audio": None}, {})
     assert calls == [1]
     for name, vec in expected.items():
         np.testing.assert_allclose(vectors[name], vec, atol=1e-5)

@@ -16,6 +16,7 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from schemathesis.checks import (  # noqa: E402
     content_type_conformance,
     not_a_server_error,
@@ -72,6 +73,63 @@ def test_no_server_errors_and_answers_match_the_description(fuzz_server: Any) ->
     assert not failures, "\n\n".join(failures)
     answered = _requests_answered(fuzz_server.url)
     assert answered >= len(operations) * 5, answered  # the fuzzer really sent requests
+
+
+def _filter_and_facet_requests() -> Any:
+    """Search requests whose filters and facets put values of every JSON type (wrong
+    ones included) on every filterable field of the mapping, under every operator."""
+    from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, IndexSchema
+
+    schema = IndexSchema.load()
+    fields = sorted(p for p, f in schema.fields.items() if f.kind in (KEYWORD, NUMBER, BOOLEAN))
+    fields += [f"{obj}.{member}" for obj in schema.dynamic for member in ("colour", "size")]
+    field = st.sampled_from(fields + ["title", "nope", ""])
+    scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8),
+                       st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["", "12"]))
+    value = st.one_of(scalar, st.lists(scalar, max_size=3), st.dictionaries(
+        st.sampled_from(["gt", "gte", "lt", "lte", "x"]), scalar, max_size=2))
+    leaf = st.one_of(
+        st.builds(lambda f, v: {"term": {f: v}}, field, value),
+        st.builds(lambda f, v: {"terms": {f: v}}, field, value),
+        st.builds(lambda f, v: {"range": {f: v}}, field, value),
+        st.builds(lambda f: {"exists": {"field": f}}, st.one_of(field, scalar)))
+    flt = st.recursive(leaf, lambda inner: st.one_of(
+        st.builds(lambda x: {"not": x}, inner),
+        st.builds(lambda xs: {"and": xs}, st.lists(inner, max_size=3)),
+        st.builds(lambda xs: {"or": xs}, st.lists(inner, max_size=3))), max_leaves=4)
+    facet = st.one_of(
+        st.builds(lambda f, n: {"terms": {"field": f, "size": n}}, field, scalar),
+        st.builds(lambda f, r: {"range": {"field": f, "ranges": r}}, field,
+                  st.one_of(value, st.lists(st.dictionaries(st.sampled_from(["from", "to"]),
+                                                            scalar, max_size=2), max_size=2))))
+    return st.fixed_dictionaries({"q": st.sampled_from(["", "shirt"])}, optional={
+        "filter": flt, "facets": st.dictionaries(st.text(min_size=1, max_size=4), facet,
+                                                 max_size=2)})
+
+
+def test_wrong_typed_filter_and_facet_values_are_problems(fuzz_server: Any) -> None:
+    """The generated schema leaves filter and facet values open; this sends values of
+    every type on every field, by POST and GET: 200 or a 400 problem, never a 5xx."""
+    import json
+
+    import requests
+
+    @given(body=_filter_and_facet_requests(), get=st.booleans())
+    @settings(max_examples=2 * EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(body: dict[str, Any], get: bool) -> None:
+        if get:
+            params = {k: v if k == "q" else json.dumps(v) for k, v in body.items()}
+            r = requests.get(f"{fuzz_server.url}/search", params=params, timeout=60)
+        else:
+            r = requests.post(f"{fuzz_server.url}/search", data=json.dumps(body), timeout=60,
+                              headers={"Content-Type": "application/json"})  # NaN too
+        assert r.status_code in (200, 400), (body, r.status_code, r.text[:300])
+        if r.status_code == 400:
+            assert r.headers["Content-Type"] == "application/problem+json", r.text[:300]
+            assert r.json()["detail"]
+
+    run()
 
 
 def _requests_answered(url: str) -> float:

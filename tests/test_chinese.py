@@ -36,3 +36,16 @@ def test_chinese_queries_find_chinese_titles(tmp_path: Path) -> None:
     assert e.lexical_search("红色连衣裙").hits[0].id == "c1"
     assert e.lexical_search("牛仔裤 男士").hits[0].id == "c2"
     assert [h.id for h in e.lexical_search("red dress").hits] == ["e1"]
+
+
+@pytest.mark.unit
+def test_width_folding_matches_nfkc_on_the_width_forms() -> None:
+    import unicodedata
+
+    from hybrid.engines.embedded.analysis import width_fold
+
+    wide = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+    assert width_fold(wide) == "".join(chr(c) for c in range(0x21, 0x7F))
+    assert width_fold("ｶﾞﾗｽ ﾊﾟﾝ") == "ガラス パン" == unicodedata.normalize("NFKC", "ｶﾞﾗｽ ﾊﾟﾝ")
+    assert width_fold("数据线 ①") == "数据线 ①"  # CJK and other compatibility forms stay
+    assert cjk_tokens("ＵＳＢ数据线") == ["usb", "数据", "据线"]

@@ -34,10 +34,47 @@ def test_normalize_accepts_the_language() -> None:
     ({"and": []}, "non-empty list"),
     ({"match": {"brand": "x"}}, "unknown filter operator"),
     ({"term": {"brand": "a"}, "range": {}}, "one operator"),
+    # wrong-typed values name the field and the type it takes
+    ({"term": {"price": "abc"}}, "'price' is a numeric field.*'abc'"),
+    ({"term": {"price": ""}}, "'price' is a numeric field"),
+    ({"term": {"price": True}}, "'price' is a numeric field"),
+    ({"terms": {"price": [1, "abc"]}}, "'price' is a numeric field"),
+    ({"not": {"term": {"price": "x"}}}, "'price' is a numeric field"),
+    ({"or": [{"term": {"brand": "a"}}, {"terms": {"price": [""]}}]}, "numeric field"),
+    ({"range": {"attributes.colour": {"gt": 1}}}, "'attributes.colour' needs a numeric"),
+    ({"not": None}, "needs a filter"),
+    ({"term": {"price": 10 ** 400}}, "strings, numbers or booleans"),  # no float holds it
+    ({"range": {"price": {"gt": 10 ** 400}}}, "finite number"),
+    ({"exists": "price"}, "field"),
 ])
 def test_normalize_rejects_with_a_clear_message(bad: dict, message: str) -> None:
     with pytest.raises(FilterError, match=message):
         filters.normalize(bad, SCHEMA)
+
+
+def test_numeric_strings_are_read_as_numbers() -> None:
+    assert filters.normalize({"terms": {"price": ["12.5", 3]}}, SCHEMA) == {
+        "terms": {"price": [12.5, 3.0]}}
+
+
+@pytest.mark.parametrize("facets, message", [
+    ({"x": {"range": {"field": "attributes.colour", "ranges": [{"to": 5}]}}}, "numeric"),
+    ({"x": {"range": {"field": "brand", "ranges": [{"to": 5}]}}}, "numeric"),
+    ({"x": {"terms": {"field": "price", "size": "5"}}}, "size"),
+    ({"x": {"terms": {"field": 5}}}, "cannot filter"),
+    ({"x": {"range": {"field": "price", "ranges": [{"to": "abc"}]}}}, "finite number"),
+    ({"x": {"range": {"field": "price", "ranges": "0-5"}}}, "non-empty list"),
+])
+def test_bad_facets_name_the_problem(facets: dict, message: str) -> None:
+    with pytest.raises(FilterError, match=message):
+        filters.normalize_facets(facets, SCHEMA)
+
+
+def test_empty_facets_keep_every_requested_facet() -> None:
+    aggs = filters.normalize_facets({"b": {"terms": {"field": "brand"}}, "p": {"range": {
+        "field": "price", "ranges": [{"to": 50}, {"from": 50}]}}}, SCHEMA)
+    assert filters.empty_facets(aggs) == {"b": [], "p": [
+        {"key": "*-50", "to": 50.0, "count": 0}, {"key": "50-*", "from": 50.0, "count": 0}]}
 
 
 def test_cli_shorthand() -> None:
@@ -52,6 +89,10 @@ def test_cli_shorthand() -> None:
     for bad in ("price>>3", "brand=", "price>=abc", "=x"):
         with pytest.raises(FilterError):
             filters.parse_cli([bad], SCHEMA)
+    with pytest.raises(FilterError, match="'price' is a numeric field, and 'abc' is not"):
+        filters.parse_cli(["price=abc"], SCHEMA)
+    with pytest.raises(FilterError, match="needs a numeric field"):
+        filters.parse_cli(["colour>3"], SCHEMA)
 
 
 def test_cli_facets() -> None:
@@ -62,6 +103,9 @@ def test_cli_facets() -> None:
                                                          {"from": 50.0}]}}}
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"terms": {"field": "brand", "size": 0}}}, SCHEMA)
+    for bad in ("brand:abc", "brand:-1", "price=a-b"):  # brand:abc was a traceback
+        with pytest.raises(FilterError, match="facet"):
+            filters.parse_cli_facets([bad], SCHEMA)
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"range": {"field": "brand", "ranges": [{"to": 1}]}}},
                                  SCHEMA)

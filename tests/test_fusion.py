@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 
+from hybrid.errors import ProfileError
 from hybrid.planner.fusion import fuse, l2, min_max, z_score
 
 pytestmark = pytest.mark.unit
@@ -95,11 +96,12 @@ def test_duplicates_within_a_list_keep_the_first() -> None:
 
 
 def test_unknown_names_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown combiner"):
+    """The project's own error (a QueryError, so a 400 over HTTP), not a ValueError."""
+    with pytest.raises(ProfileError, match="unknown combiner"):
         fuse({"A": A}, {}, combiner="max")
-    with pytest.raises(ValueError, match="unknown normalizer"):
+    with pytest.raises(ProfileError, match="unknown normalizer"):
         fuse({"A": A}, {}, normalizer="sigmoid")
-    with pytest.raises(ValueError, match="missing policy"):
+    with pytest.raises(ProfileError, match="missing policy"):
         fuse({"A": A}, {}, missing="min")
 
 
@@ -160,3 +162,75 @@ def test_only_explains_the_page_with_the_same_scores() -> None:
     full = {f.id: f.score for f in fuse({"A": A, "B": B}, W)}
     page = fuse({"A": A, "B": B}, W, only=["d", "a", "zz"])
     assert [(f.id, f.score) for f in page] == [("a", full["a"]), ("d", full["d"])]
+
+
+COMBINERS = ["arithmetic_mean", "geometric_mean", "harmonic_mean", "rrf"]
+
+
+@pytest.mark.parametrize("combiner", COMBINERS)
+@pytest.mark.parametrize("normalizer", ["min_max", "l2", "z_score"])
+@pytest.mark.parametrize("missing", [None, "zero", "ignore"])
+def test_scores_stay_in_their_documented_ranges(combiner: str, normalizer: str,
+                                                missing: str | None) -> None:
+    """Normalised scores in [0, 1] ([0, (n - 1) / sqrt(n)] for z_score over n results);
+    fused scores in that range for the means and in [0, sum of weights / (k + 1)] for
+    RRF, on both paths, even for raw scores a hair below 0 (a k-NN score of -6e-08 made
+    l2 give a negative fused score)."""
+    import random
+
+    import numpy as np
+
+    from hybrid.planner.table import SignalTable
+
+    rng = random.Random(3)
+    for _ in range(8):
+        lists = {s: sorted(((f"d{rng.randrange(40)}", rng.choice(
+            [-6e-08, 0.0, 1e-12, rng.uniform(0, 1), rng.uniform(0, 30)])) for _ in range(15)),
+            key=lambda x: -x[1]) for s in ("A", "B", "C")}
+        weights = {s: rng.choice([0.0, 1e-9, rng.uniform(0, 1), 1e6]) for s in lists}
+        n = max(len({d for d, _ in x}) for x in lists.values())
+        high = (n - 1) / math.sqrt(n) if normalizer == "z_score" else 1.0
+        top = high if combiner != "rrf" else sum(weights.values()) / 61
+        kw = {"normalizer": normalizer, "combiner": combiner, "missing": missing}
+        for f in fuse(lists, weights, **kw):
+            assert 0.0 <= f.score <= top * (1 + 1e-12), (f, weights)
+            for s in f.signals.values():
+                assert s.normalized is None or 0.0 <= s.normalized <= high * (1 + 1e-12)
+                assert s.contribution >= 0.0
+        table = SignalTable.from_lists(lists, list(lists))
+        got = table.scores(np.array([weights[s] for s in lists]), **kw)
+        assert np.all(got >= 0) and np.all(got <= top * (1 + 1e-12))
+
+
+@pytest.mark.parametrize("combiner", COMBINERS[:3])
+@pytest.mark.parametrize("scale", [1e308, 1e-300])
+def test_extreme_weights_do_not_flatten_the_ranking(combiner: str, scale: float) -> None:
+    """Equal weights of 1e308 summed to inf and gave every document 0 (so id order); a
+    weighted mean is the same whatever the scale of its weights."""
+    import numpy as np
+
+    from hybrid.planner.table import SignalTable
+
+    plain = [(f.id, f.score) for f in fuse({"A": A, "B": B}, {"A": 1.0, "B": 1.0},
+                                           combiner=combiner)]
+    huge = [(f.id, f.score) for f in fuse({"A": A, "B": B}, {"A": scale, "B": scale},
+                                          combiner=combiner)]
+    assert [d for d, _ in huge] == [d for d, _ in plain]
+    assert [s for _, s in huge] == pytest.approx([s for _, s in plain])
+    table = SignalTable.from_lists({"A": A, "B": B}, ["A", "B"])
+    got = table.ranking(np.array([scale, scale]), combiner=combiner)
+    assert [d for d, _ in got] == [d for d, _ in plain]
+    assert [s for _, s in got] == pytest.approx([s for _, s in plain])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, "1"])
+def test_weights_that_are_not_finite_non_negative_numbers_are_refused(bad: object) -> None:
+    import numpy as np
+
+    from hybrid.planner.table import SignalTable
+
+    with pytest.raises(ProfileError, match="weight"):
+        fuse({"A": A, "B": B}, {"A": bad, "B": 1.0})  # type: ignore[dict-item]
+    if isinstance(bad, float):
+        with pytest.raises(ProfileError, match="weight"):
+            SignalTable.from_lists({"A": A}, ["A"]).scores(np.array([bad]))

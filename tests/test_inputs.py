@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hybrid.encoders.base import DecodeError, TooLongError
+from hybrid.encoders.base import DecodeError
 from hybrid.errors import InputError, TooLargeError, UnsupportedMediaError
 from hybrid.search.inputs import (
     Limits,
@@ -40,7 +40,7 @@ def test_images_within_limits_decode() -> None:
 def test_image_limits_and_formats() -> None:
     with pytest.raises(TooLargeError, match="limit is 20"):
         decode_image(png(), Limits(image_bytes=20))
-    with pytest.raises(TooLongError, match="too large"):
+    with pytest.raises(TooLargeError, match="100x100 = 10000 pixels; the limit is 50"):
         decode_image(png((100, 100)), Limits(image_pixels=50))
     with pytest.raises(UnsupportedMediaError, match="not an image"):
         decode_image(b"%PDF-1.4 not an image", Limits())
@@ -51,6 +51,46 @@ def test_image_limits_and_formats() -> None:
     truncated = png((64, 64), "JPEG")[:200]
     with pytest.raises(DecodeError, match="corrupt or truncated"):
         decode_image(truncated, Limits())
+
+
+def bomb_png(width: int = 40000, height: int = 40000) -> bytes:
+    """A small PNG whose header declares width x height pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = zlib.compress(b"\x00" * (width * 3 + 1) * 16, 9)  # a few rows, then it ends
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                               0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(40000, 40000), (12000, 12000), (6000, 6000)])
+def test_decompression_bombs_are_refused_before_decoding(size: tuple[int, int]) -> None:
+    """Past Pillow's own bomb limit, past its warning, and past ours (25 megapixels):
+    a 413 with the reason, and memory stays small."""
+    import tracemalloc
+
+    data = bomb_png(*size)
+    assert len(data) < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLargeError, match="pixels"):
+            decode_image(data, Limits())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://[zz]/x.png", "http://h:99999/x.png",
+                                 "http://h:port/x.png", "https://[::1]:0x50/"])
+def test_malformed_urls_are_input_errors(url: str) -> None:
+    with pytest.raises(InputError, match="not a valid URL|http\\(s\\) URL"):
+        fetch_image(url, Limits(fetch_urls=True), resolve=lambda h, p: ["93.184.216.34"])
 
 
 def test_base64() -> None:

@@ -152,6 +152,33 @@ def test_profile_store_versions(tmp_path: Path) -> None:
         store.get("other")
 
 
+def test_a_missing_version_of_a_known_profile_says_so(tmp_path: Path) -> None:
+    """default@7 names the profile and the version, and lists the versions there are
+    (it used to say no profile named 'default' existed)."""
+    store = ProfileStore(tmp_path)
+    with pytest.raises(NotFoundError, match=r"'default' has no version 7; its versions are 1$"):
+        store.get("default", 7)
+    store.save(default_profile().with_weights({"bm25": 1.0}))
+    assert store.versions("default") == [1, 2]
+    assert store.get("default", 1) == default_profile()  # the built-in stays version 1
+    assert store.get("default").signal("bm25").weight == 1.0
+    with pytest.raises(NotFoundError, match="versions are 1, 2"):
+        store.get("default", 3)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("true", True), ("FALSE", False), ("1", True), ("0", False), ("on", True), ("", False),
+    (True, True), (False, False)])
+def test_explain_reads_booleans(schema: IndexSchema, value: object, expected: bool) -> None:
+    assert parse_request({"q": "x", "explain": value}, schema).explain is expected
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", 1, None, [], "tru"])
+def test_explain_refuses_what_is_not_a_boolean(schema: IndexSchema, value: object) -> None:
+    with pytest.raises(QueryError, match="'explain' must be true or false"):
+        parse_request({"q": "x", "explain": value}, schema)
+
+
 def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path)
     lex = Profile.from_dict({"name": "lex", "signals": [{"kind": "lexical"}]})
@@ -163,3 +190,50 @@ def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(got) == list(range(1, 9))
+
+
+@pytest.mark.parametrize("weight", [1e308, 10 ** 400, float("nan"), float("inf"), -0.5, True,
+                                    "0.5"])
+def test_profile_weights_are_bounded_numbers(weight: object) -> None:
+    """Over HTTP (inline weights, PUT /profiles) and in Python alike: a 400, not
+    fused scores that are all 0."""
+    from hybrid.planner.profile import LEXICAL, Signal
+
+    with pytest.raises(ProfileError, match="from 0 to 1e\\+06"):
+        default_profile().with_weights({"bm25": weight, "text:text_vector": weight})
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Profile.from_dict({"signals": [{"kind": "lexical", "weight": weight}]})
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Signal("bm25", LEXICAL, weight=weight)  # type: ignore[arg-type]
+    with pytest.raises(ProfileError, match="from 0 to"):
+        Profile.from_dict({"signals": [{"kind": "lexical", "fields": {"title": weight}}]})
+
+
+@pytest.mark.parametrize("rrf_k", [0, 10_001, 10 ** 400, True, 1.5])
+def test_rrf_k_is_bounded(rrf_k: object) -> None:
+    with pytest.raises(ProfileError, match="rrf_k must be an integer from 1 to 10000"):
+        Profile.from_dict({"signals": [{"kind": "lexical"}], "rrf_k": rrf_k})
+
+
+MODEL = {"features": ["len"], "mean": [1.0], "scale": [0.5], "blend": 1.0,
+         "candidates": [{"bm25": 1.0}, {"bm25": 0.1}], "coef": [[-3.0], [3.0]],
+         "intercept": [0.0, 0.0]}
+
+
+@pytest.mark.parametrize("change", [{"coef": [["nan"], [3.0]]}, {"mean": [float("inf")]},
+                                    {"candidates": [{"bm25": -1.0}, {"bm25": 0.1}]},
+                                    {"candidates": [{"bm25": 1e308}, {"bm25": 0.1}]},
+                                    {"blend": float("nan")}, {"intercept": [10 ** 400, 0]}])
+def test_weight_models_hold_finite_numbers(change: dict) -> None:
+    from hybrid.planner.adaptive import WeightModel
+
+    with pytest.raises(ProfileError, match="weight model"):
+        WeightModel.from_dict(MODEL | change)
+
+
+def test_an_overflowing_logit_still_gives_weights() -> None:
+    from hybrid.planner.adaptive import WeightModel
+
+    model = WeightModel.from_dict(MODEL | {"scale": [1e-300], "coef": [[1e300], [-1e300]]})
+    weights = model.weights({"bm25": 1.0}, {"len": 5.0})
+    assert weights == {"bm25": 1.0}

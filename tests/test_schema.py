@@ -19,7 +19,7 @@ def test_project_mapping() -> None:
     assert s.fields["title"].kind == TEXT and s.fields["title"].analyzer == "english_text"
     assert s.fields["title.cjk"].analyzer == "cjk" and s.fields["title.cjk"].source == "title"
     assert s.fields["brand"].kind == KEYWORD and s.fields["brand.text"].kind == TEXT
-    assert s.analyzers["english_text"].filters == ("lowercase", "stemmer_porter2")
+    assert s.analyzers["english_text"].filters == ("cjk_width", "lowercase", "stemmer_porter2")
     assert {n: f.dimension for n, f in s.vector_fields.items()} == {
         "text_vector": 384, "image_vector": 1280, "image_text_vector": 384, "audio_vector": 512}
     assert all(f.kind == VECTOR and f.space == "cosinesimil" for f in s.vector_fields.values())

@@ -48,6 +48,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    for key in ("FETCH_IMAGE_URLS", "WARM"):  # "False" or "maybe" must not read as true
+        app.config[key] = config_flag(app.config[key], key)
 
     from hybrid.api import (
         experiments,
@@ -73,6 +75,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     else:
         svc.ready.set()
     return app
+
+
+def config_flag(value: Any, key: str) -> bool:
+    """A boolean setting: true/false, or a string such as "True", "0", "off"."""
+    from hybrid.errors import HybridError
+    from hybrid.planner.plan import flag
+
+    try:
+        return flag(value, key)
+    except HybridError as e:
+        raise HybridError(f"setting HYBRID_{key} must be true or false, got {value!r}") from e
 
 
 def _load_json(f: Any) -> Any:

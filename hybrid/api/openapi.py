@@ -17,7 +17,8 @@ def _problems(*codes: int) -> dict[str, Any]:
 
 
 _PHRASES = {400: "Bad request", 401: "API key missing or wrong", 404: "Not found",
-            405: "Method not allowed", 413: "Over a size limit", 415: "Unsupported media type",
+            405: "Method not allowed", 413: "Over a size limit", 414: "Request line too long",
+            415: "Unsupported media type",
             503: "Not ready, or a needed part is unavailable"}
 
 
@@ -84,8 +85,8 @@ SCHEMAS: dict[str, Any] = {
             "page": {"type": "integer", "minimum": 1, "maximum": 10000},
             "size": {"type": "integer", "minimum": 1, "maximum": 100},
             "profile": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}(@[0-9]+)?$"},
-            "weights": {"type": "object", "additionalProperties": {"type": "number",
-                                                                    "minimum": 0}},
+            "weights": {"type": "object", "additionalProperties": {
+                "type": "number", "minimum": 0, "maximum": 1e6}},
             "explain": {"type": "boolean"}, **_UNIT}},
     "SearchForm": {
         "type": "object",
@@ -161,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"name": {"type": "string"}, "kind": {"enum": ["lexical", "knn"]},
                        "input": {"enum": ["text", "image", "audio"]},
-                       "weight": {"type": "number", "minimum": 0},
+                       "weight": {"type": "number", "minimum": 0, "maximum": 1e6},
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
                        "depth": {"type": "integer", "minimum": 1, "maximum": 1000}}},
@@ -186,7 +187,7 @@ SCHEMAS: dict[str, Any] = {
             "combiner": {"enum": ["arithmetic_mean", "geometric_mean", "harmonic_mean",
                                   "rrf"]},
             "missing": {"enum": ["zero", "ignore", None]},
-            "rrf_k": {"type": "integer", "minimum": 1},
+            "rrf_k": {"type": "integer", "minimum": 1, "maximum": 10000},
             "depth": {"type": "integer", "minimum": 1, "maximum": 1000},
             "model": {"type": "object", "description": "query-dependent weights "
                       "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "
@@ -299,7 +300,7 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 
 def spec() -> dict[str, Any]:
     search_responses = {"200": _ok(_ref("SearchResponse"), "One page of fused results"),
-                        **_problems(400, 404, 413, 415, 503)}
+                        **_problems(400, 404, 413, 414, 415, 503)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "hybrid search API", "version": __version__,

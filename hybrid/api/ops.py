@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from hybrid.api.metrics import exposition
 from hybrid.api.openapi import spec
-from hybrid.api.problems import problem
+from hybrid.api.problems import problem, redact_paths
 from hybrid.api.security import require_key
 from hybrid.api.services import services
 
@@ -25,7 +25,8 @@ def readyz() -> Response:
     if not svc.ready.is_set():
         return problem(503, "loading the encoders the default profile needs", "not-ready")
     return jsonify({"status": "ready", "documents": svc.engine.count(),
-                    "unavailable_signals": svc.unavailable})
+                    "unavailable_signals": {k: redact_paths(v)
+                                            for k, v in svc.unavailable.items()}})
 
 
 @bp.get("/metrics")
@@ -41,7 +42,9 @@ def openapi() -> Response:
 @bp.get("/admin/stats")
 @require_key
 def stats() -> Response:
-    return jsonify(services().engine.stats())
+    stats = services().engine.stats()
+    stats.pop("path", None)  # where the index lies is the operator's business
+    return jsonify(stats)
 
 
 @bp.post("/admin/commit")

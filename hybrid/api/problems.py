@@ -3,6 +3,8 @@ type, a title, the HTTP status, and a detail that says what to change."""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -19,6 +21,7 @@ from hybrid.errors import (
     QueryError,
     SchemaError,
     TooLargeError,
+    UnavailableError,
     UnsupportedMediaError,
 )
 
@@ -38,7 +41,24 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (AuthError, 401, "unauthorized"),
     (EncoderError, 503, "encoder-unavailable"),
     (EngineError, 503, "engine-unavailable"),
+    (UnavailableError, 503, "unavailable"),
 ]
+
+
+# an absolute path (two parts at least) that does not continue a word, URL or path
+_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.@+~-]+/)+[\w.@+~-]*")
+
+
+def redact_paths(text: str) -> str:
+    """`text` with the server's file paths replaced by "<path>": an absolute path
+    whose first folder exists on this machine (/home/..., /tmp/..., /srv/...), so that
+    URL paths such as /products/x/image stay. Error details, skipped-signal reasons
+    and readiness notes pass through here: no answer tells a client where files are."""
+    def sub(m: re.Match[str]) -> str:
+        top = m.group(0).split("/")[1]
+        return "<path>" if top and os.path.exists(f"/{top}") else m.group(0)
+
+    return _PATH.sub(sub, text)
 
 
 def problem(status: int, detail: str, kind: str | None = None, title: str | None = None,
@@ -47,7 +67,7 @@ def problem(status: int, detail: str, kind: str | None = None, title: str | None
 
     phrase = HTTPStatus(status).phrase
     body = {"type": f"/problems/{kind or phrase.lower().replace(' ', '-')}",
-            "title": title or phrase, "status": status, "detail": detail,
+            "title": title or phrase, "status": status, "detail": redact_paths(detail),
             "instance": request.path} | extra
     resp = jsonify(body)
     resp.status_code = status

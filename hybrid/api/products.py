@@ -22,13 +22,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from hybrid.api import jsonbody
 from hybrid.api.metrics import PRODUCTS
 from hybrid.api.security import require_key
 from hybrid.api.services import Services, services
 from hybrid.catalog.media import UPLOADS, MediaError, is_url
 from hybrid.catalog.rules import CatalogRules, LoadReport, check_rows
 from hybrid.errors import NotFoundError, QueryError, TooLargeError
-from hybrid.search.searcher import IMAGE_SUFFIXES
+from hybrid.planner.plan import flag
+from hybrid.search.searcher import IMAGE_SUFFIXES, image_url, public_fields
 
 bp = Blueprint("products", __name__)
 log = logging.getLogger(__name__)
@@ -39,14 +41,14 @@ _background = threading.Lock()  # one background vector fill at a time per proce
 @require_key
 def add_products() -> tuple[Response, int]:
     svc = services()
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     items = body.get("products") if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
         raise QueryError("send a JSON list of products, or {\"products\": [...]}")
     if len(items) > int(svc.config["MAX_BATCH"]):
         raise TooLargeError(f"{len(items)} products in one request; the limit is "
                             f"{svc.config['MAX_BATCH']}")
-    recompute = _flag("recompute_vectors")
+    recompute = flag(request.args.get("recompute_vectors", "false"), "recompute_vectors")
     rules = CatalogRules(vector_dims={name: f.dimension for name, f in
                                       svc.engine.schema.vector_fields.items()},
                          media=svc.media(), base=str(svc.index / UPLOADS))
@@ -71,13 +73,6 @@ def add_products() -> tuple[Response, int]:
     status = 200 if len(written) == len(items) else 207
     return jsonify({"written": len(written), "rejected": len(items) - len(written),
                     "vectors": vectors, "items": results}), status
-
-
-def _flag(name: str) -> bool:
-    value = request.args.get(name, "false").strip().lower()
-    if value not in ("true", "false", "1", "0"):
-        raise QueryError(f"{name} must be true or false, got {value[:40]!r}")
-    return value in ("true", "1")
 
 
 def _fill_vectors(svc: Services, docs: list[dict[str, Any]], recompute: bool) -> str:
@@ -133,7 +128,7 @@ def product_image(product_id: str) -> Response:
 def get_product(product_id: str) -> Response:
     doc = _doc(product_id)
     doc.pop("vectors", None)
-    return jsonify(doc)
+    return jsonify(public_fields(product_id, doc) | {"image_url": image_url(product_id, doc)})
 
 
 @bp.delete("/products/<path:product_id>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from hybrid.api import jsonbody
 from hybrid.api.security import require_key
 from hybrid.api.services import services
 from hybrid.errors import ProfileError
@@ -30,7 +31,7 @@ def get_profile(name: str) -> Response:
 @bp.put("/profiles/<name>")
 @require_key
 def put_profile(name: str) -> tuple[Response, int]:
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     if not isinstance(body, dict):
         raise ProfileError("send the profile as a JSON object")
     if body.get("name", name) != name:

@@ -4,14 +4,15 @@ A `user_id` or `session_id` puts the search in a running experiment
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
+from hybrid.api import jsonbody
 from hybrid.api.experiments import Unit, search_logged
 from hybrid.api.metrics import observe_search
+from hybrid.api.problems import redact_paths
 from hybrid.api.services import services
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request
@@ -31,6 +32,7 @@ def search() -> Response:
     svc.refresh()
     result = search_logged(svc, req, unit, image=image, audio=audio)
     observe_search(result)
+    result["skipped"] = {k: redact_paths(v) for k, v in result["skipped"].items()}
     return jsonify(result)
 
 
@@ -46,7 +48,8 @@ def read_query(limits: Limits) -> tuple[dict[str, Any], Any, np.ndarray | None]:
         if "audio" in request.files:
             audio_bytes = request.files["audio"].read()
     elif request.mimetype == "application/json" or not request.mimetype:
-        body = request.get_json(force=True, silent=True) if request.get_data() else {}
+        raw = request.get_data()
+        body = jsonbody.loads(raw) if raw else {}
         if not isinstance(body, dict):
             raise QueryError("the request body must be a JSON object")
         data = dict(body)
@@ -77,16 +80,10 @@ def _form(values: Any) -> dict[str, Any]:
             raise QueryError("a form field has a name that cannot be read")
         value = values.get(key)
         if key in JSON_FIELDS:
-            try:
-                value = json.loads(value) if value else None
-            except json.JSONDecodeError as e:
-                raise QueryError(f"'{key}' must be JSON ({e})") from e
+            value = jsonbody.loads(value, f"'{key}'") if value else None
         data[key] = value
     if "query" in data:  # a multipart part holding the whole JSON request
-        try:
-            inner = json.loads(data.pop("query"))
-        except json.JSONDecodeError as e:
-            raise QueryError(f"'query' must be a JSON object ({e})") from e
+        inner = jsonbody.loads(data.pop("query"), "'query'")
         if not isinstance(inner, dict):
             raise QueryError("'query' must be a JSON object")
         data = inner | data

@@ -136,7 +136,7 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     labels = {qs.name: qs.qrels for qs in tasks}
     source = "judgments"
     if events is not None:
-        labels, source = click_labels(events, tasks), f"clicks ({args.clicks})"
+        labels, source = click_labels(events, tasks), f"clicks ({args.clicks.name})"
     from hybrid.evaluation.suite import learn
 
     learned = learn(base, collected, labels, per_query=args.per_query, k=args.folds,

@@ -45,11 +45,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise HybridError(f"hybrid serve needs the API extra: pip install 'hybrid[api]' ({e})"
                           ) from e
 
+    _answer_problems()
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             settings = {"bind": f"{args.host}:{args.port}", "workers": args.workers,
                         "threads": args.threads, "worker_class": "gthread",
                         "timeout": args.timeout, "graceful_timeout": 10,
+                        # the longest request line gunicorn takes: a long GET query reaches
+                        # the app, which answers with its own limits
+                        "limit_request_line": MAX_REQUEST_LINE,
                         "accesslog": "-", "child_exit": _child_exit,
                         "when_ready": lambda server: print(_banner(args), flush=True)}
             for key, value in settings.items():
@@ -65,6 +70,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(prom, ignore_errors=True)
     return 0
+
+
+MAX_REQUEST_LINE = 8190  # bytes; gunicorn's maximum
+
+
+def _answer_problems() -> None:
+    """Make gunicorn's own error answers (a request line over MAX_REQUEST_LINE: 414;
+    headers too large: 431; a malformed request: 400) problem details like the app's,
+    instead of HTML. gunicorn has no hook for their body: its workers call
+    `gunicorn.util.write_error`, which is replaced here, before the workers fork."""
+    import json
+    import re
+
+    from gunicorn import util
+
+    def write_problem(sock: Any, status: int, reason: str, mesg: str) -> None:
+        detail = mesg or reason
+        if status == 414:
+            detail = (f"the request line is over {MAX_REQUEST_LINE} bytes ({mesg}); send "
+                      "long queries by POST /search with a JSON body")
+        kind = re.sub(r"[^a-z]+", "-", reason.lower()).strip("-")
+        body = json.dumps({"type": f"/problems/{kind}", "title": reason, "status": status,
+                           "detail": detail}).encode()
+        head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+                f"Content-Type: application/problem+json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+        util.write_nonblock(sock, head + body)
+
+    util.write_error = write_problem
 
 
 def _banner(args: argparse.Namespace) -> str:

@@ -3,7 +3,16 @@
 Documents are plain dicts in the catalog's shape (`Product.to_dict()`): "id", the
 text, keyword and numeric fields of the mapping, and optionally "vectors":
 {vector field: list of floats}. Scores follow OpenSearch: BM25 as Lucene computes it
-(k1 1.2, b 0.75), k-NN on cosine spaces as (1 + cosine) / 2.
+(k1 1.2, b 0.75), k-NN on cosine spaces as (1 + cosine) / 2, clamped to [0, 1] (float
+error must not make an opposite vector score -6e-08).
+
+Order: every search returns hits by score (descending), then id (ascending, by code
+point), so equal scores rank the same whatever the order of ingest; this also decides
+which of several tied documents makes the cut at `size`/`k` and the page boundaries.
+An empty lexical query scores every document 0, so it lists them by id. Errors: bad
+arguments (filters, field names, sizes, vectors) raise hybrid.errors.QueryError or its
+subclass FilterError, never a bare ValueError. `tests/engine_conformance.py` checks all
+of this for every engine.
 """
 
 from __future__ import annotations

@@ -9,6 +9,10 @@ Filters (OpenSearch-like, JSON-able):
 Facets: {"name": {"terms": {"field": "brand", "size": 10}}}
         {"name": {"range": {"field": "price", "ranges": [{"to": 50}, {"from": 50}]}}}
 
+Values are typed by their field: numbers (or numeric strings) on numeric fields,
+true/false on boolean ones; `range` only on numeric fields. and/or/not nest at most
+MAX_DEPTH levels. Every mistake is a FilterError (a QueryError) naming the field.
+
 Pure: no I/O. `normalize` validates against an IndexSchema and returns canonical dicts,
 `to_opensearch` translates to the OpenSearch query DSL, `parse_cli` reads the CLI's
 shorthand (`brand=Nike`, `colour=Red,Blue`, `price>=10`, `price?`).
@@ -21,28 +25,50 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hybrid.engines.schema import KEYWORD, NUMBER, IndexSchema
+from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, IndexSchema
 from hybrid.errors import FilterError, SchemaError
 
 Filter = dict[str, Any]
 _RANGE_OPS = ("gt", "gte", "lt", "lte")
 _SCALARS = (str, int, float, bool)
+MAX_DEPTH = 16  # and/or/not inside one another
 
 
-def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | None:
-    """Validate a filter and return its canonical form (None means no filter)."""
+def finite(value: int | float) -> bool:
+    """A number a float can hold: not NaN or infinite, and no int past 1e308."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value: Any) -> str:
+    """repr cut to 200 characters (a hostile value can be large or deep)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema, _depth: int = 0
+              ) -> Filter | None:
+    """Validate a filter and return its canonical form (None means no filter).
+    and/or/not nest at most MAX_DEPTH deep (FilterError beyond)."""
     if flt is None or flt == {}:
         return None
     if not isinstance(flt, Mapping) or len(flt) != 1:
-        raise FilterError(f"a filter is an object with one operator, got {flt!r}")
+        raise FilterError(f"a filter is an object with one operator, got {_short(flt)}")
+    if _depth >= MAX_DEPTH:
+        raise FilterError(f"a filter nests and/or/not at most {MAX_DEPTH} levels deep")
     (op, arg), = flt.items()
     if op in ("and", "or"):
         if not isinstance(arg, Sequence) or isinstance(arg, str) or not arg:
             raise FilterError(f"'{op}' takes a non-empty list of filters")
-        parts = [normalize(x, schema) for x in arg]
+        parts = [normalize(x, schema, _depth + 1) for x in arg]
         return {op: [p for p in parts if p is not None]}
     if op == "not":
-        inner = normalize(arg, schema)
+        inner = normalize(arg, schema, _depth + 1)
         if inner is None:
             raise FilterError("'not' needs a filter")
         return {"not": inner}
@@ -52,53 +78,82 @@ def normalize(flt: Mapping[str, Any] | None, schema: IndexSchema) -> Filter | No
             raise FilterError("'exists' takes {\"field\": name}")
         return {"exists": {"field": _field(name, schema)}}
     if op not in ("term", "terms", "range"):
-        raise FilterError(f"unknown filter operator {op!r}; use term, terms, range, exists, "
+        raise FilterError(f"unknown filter operator {_short(op)}; use term, terms, range, exists, "
                           "and, or, not")
     if not isinstance(arg, Mapping) or len(arg) != 1:
-        raise FilterError(f"'{op}' takes an object with one field, got {arg!r}")
+        raise FilterError(f"'{op}' takes an object with one field, got {_short(arg)}")
     (name, value), = arg.items()
     path = _field(name, schema)
     if op == "term":
-        return {"term": {path: _scalar(value, op)}}
+        return {"term": {path: _typed(value, op, path, schema)}}
     if op == "terms":
         if not isinstance(value, Sequence) or isinstance(value, str) or not value:
             raise FilterError(f"'terms' on {path!r} needs a non-empty list of values")
-        return {"terms": {path: [_scalar(v, op) for v in value]}}
+        return {"terms": {path: [_typed(v, op, path, schema) for v in value]}}
     return {"range": {path: _range(value, path, schema)}}
 
 
 def _field(name: str, schema: IndexSchema) -> str:
+    if not isinstance(name, str) or len(name) > 200:
+        raise FilterError(f"a field name is a string of at most 200 characters, got "
+                          f"{_short(name)}")
     try:
         return schema.filterable(name).path
     except SchemaError as e:
         raise FilterError(str(e)) from e
 
 
-def _scalar(value: Any, op: str) -> Any:
-    if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
-        raise FilterError(f"'{op}' values must be strings, numbers or booleans, got {value!r}")
+def _typed(value: Any, op: str, path: str, schema: IndexSchema) -> Any:
+    """A term value checked against the field's type: numbers for numeric fields (a
+    string holding a number is read as one, as OpenSearch does), true/false for boolean
+    fields, any scalar for keyword fields. FilterError names the field and the type."""
+    if not isinstance(value, _SCALARS) or (isinstance(value, int | float)
+                                           and not isinstance(value, bool) and not finite(value)):
+        raise FilterError(f"'{op}' values must be strings, numbers or booleans, got "
+                          f"{_short(value)}")
+    f = schema.resolve(path)
+    kind = f.kind if f is not None else KEYWORD
+    if kind == NUMBER:
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if (isinstance(number, bool) or not isinstance(number, int | float)
+                or not finite(number)):
+            raise FilterError(f"'{op}' on {path!r}: {path!r} is a numeric field, so its values "
+                              f"must be numbers, got {_short(value)}")
+        return float(number)
+    if kind == BOOLEAN:
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise FilterError(f"'{op}' on {path!r}: {path!r} is a boolean field, so its values "
+                              f"must be true or false, got {_short(value)}")
     return value
 
 
 def _range(value: Any, path: str, schema: IndexSchema) -> dict[str, float]:
     f = schema.resolve(path)
-    if f is not None and f.kind == KEYWORD and path in schema.fields:
-        raise FilterError(f"'range' needs a numeric field; {path!r} is a keyword field")
+    if f is None or f.kind != NUMBER:
+        kind = "a keyword" if f is None or f.kind == KEYWORD else f"a {f.kind}"
+        raise FilterError(f"'range' on {path!r} needs a numeric field; {path!r} is {kind} field")
     if not isinstance(value, Mapping) or not value or set(value) - set(_RANGE_OPS):
         raise FilterError(f"'range' on {path!r} takes bounds among {', '.join(_RANGE_OPS)}")
     return {op: _bound(bound, f"range bound {op} on {path!r}") for op, bound in value.items()}
 
 
 def _bound(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FilterError(f"{what} must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not finite(value):
+        raise FilterError(f"{what} must be a finite number, got {_short(value)}")
     return float(value)
 
 
 def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> dict[str, Any]:
     """Validate facet requests: terms counts and range buckets."""
     if facets is not None and not isinstance(facets, Mapping):
-        raise FilterError(f"facets is an object of named facets, got {facets!r}")
+        raise FilterError(f"facets is an object of named facets, got {_short(facets)}")
     out: dict[str, Any] = {}
     for name, spec in (facets or {}).items():
         if not isinstance(spec, Mapping) or len(spec) != 1:
@@ -114,10 +169,11 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
             out[name] = {"terms": {"field": path, "size": size}}
             continue
         f = schema.resolve(path)
-        if f is not None and f.kind != NUMBER and path in schema.fields:
-            raise FilterError(f"facet {name!r}: range buckets need a numeric field")
+        if f is None or f.kind != NUMBER:
+            raise FilterError(f"facet {name!r}: range buckets need a numeric field; {path!r} "
+                              "is not one")
         ranges = arg.get("ranges")
-        if not isinstance(ranges, Sequence) or not ranges:
+        if not isinstance(ranges, Sequence) or isinstance(ranges, str) or not ranges:
             raise FilterError(f"facet {name!r}: 'ranges' must be a non-empty list")
         clean = []
         for r in ranges:
@@ -125,6 +181,23 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
                 raise FilterError(f"facet {name!r}: each range has 'from' and/or 'to'")
             clean.append({k: _bound(v, f"facet {name!r}: range {k!r}") for k, v in r.items()})
         out[name] = {"range": {"field": path, "ranges": clean}}
+    return out
+
+
+def range_key(r: Mapping[str, float]) -> str:
+    """A range bucket's key: "from-to", "*" for an open end ("*-50", "50-*")."""
+    lo, hi = r.get("from"), r.get("to")
+    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
+
+
+def empty_facets(facets: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """What normalised facet requests count over no documents: every facet present,
+    terms facets with no buckets, range facets with each bucket at 0."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, spec in facets.items():
+        (kind, arg), = spec.items()
+        out[name] = [] if kind == "terms" else [
+            {"key": range_key(r)} | dict(r) | {"count": 0} for r in arg["ranges"]]
     return out
 
 
@@ -200,7 +273,7 @@ def parse_cli(exprs: Sequence[str], schema: IndexSchema) -> Filter | None:
         if op == "?":
             parts.append({"exists": {"field": path}})
         elif op in ("=", "!="):
-            vals = [_cli_value(v, f.kind if f else KEYWORD) for v in raw.split(",")]
+            vals = [_cli_value(v, f.kind if f else KEYWORD, path) for v in raw.split(",")]
             clause = {"term": {path: vals[0]}} if len(vals) == 1 else {"terms": {path: vals}}
             parts.append(clause if op == "=" else {"not": clause})
         else:
@@ -215,13 +288,13 @@ def parse_cli(exprs: Sequence[str], schema: IndexSchema) -> Filter | None:
     return normalize(parts[0] if len(parts) == 1 else {"and": parts}, schema)
 
 
-def _cli_value(raw: str, kind: str) -> Any:
+def _cli_value(raw: str, kind: str, path: str) -> Any:
     raw = raw.strip()
     if kind == NUMBER:
         try:
             return float(raw)
         except ValueError as e:
-            raise FilterError(f"{raw!r} is not a number") from e
+            raise FilterError(f"{path!r} is a numeric field, and {raw!r} is not a number") from e
     return raw
 
 
@@ -244,5 +317,7 @@ def parse_cli_facets(names: Sequence[str], schema: IndexSchema) -> dict[str, Any
                 buckets.append(b)
             facets[name.strip()] = {"range": {"field": path, "ranges": buckets}}
         else:
+            if not (size or "10").strip().isdigit():
+                raise FilterError(f"facet {spec!r}: the size after ':' must be a whole number")
             facets[name.strip()] = {"terms": {"field": path, "size": int(size or 10)}}
     return normalize_facets(facets, schema)

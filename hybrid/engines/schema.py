@@ -165,7 +165,7 @@ def _parse_analyzers(analysis: dict[str, Any]) -> dict[str, Analyzer]:
 
 def _filter_name(name: str, spec: dict[str, Any]) -> str:
     kind = spec.get("type", name)
-    if kind in ("lowercase", "asciifolding"):
+    if kind in ("lowercase", "asciifolding", "cjk_width"):
         return kind
     if kind in ("stemmer", "snowball"):
         lang = str(spec.get("language", spec.get("name", "english"))).lower()
@@ -175,7 +175,8 @@ def _filter_name(name: str, spec: dict[str, Any]) -> str:
     if kind == "stop" and spec.get("stopwords", "_english_") == "_english_":
         return "stop_english"
     raise SchemaError(f"token filter {name!r} of type {kind!r} is not supported by the embedded "
-                      "engine (lowercase, asciifolding, stop _english_, stemmer porter2/english)")
+                      "engine (lowercase, asciifolding, cjk_width, stop _english_, stemmer "
+                      "porter2/english)")
 
 
 def _parse_property(name: str, spec: dict[str, Any], fields: dict[str, Field],

@@ -18,6 +18,8 @@ from typing import Any
 
 from hybrid.errors import ProfileError
 
+MAX_CANDIDATE_WEIGHT = 1e6  # as a profile's weights
+
 
 @dataclass(frozen=True)
 class WeightModel:
@@ -37,11 +39,17 @@ class WeightModel:
             raise ProfileError("weight model: one mean, scale and coefficient per feature")
         if not 0.0 <= self.blend <= 1.0:
             raise ProfileError("weight model: blend must be between 0 and 1")
+        numbers = [*self.mean, *self.scale, *self.intercept, *(v for r in self.coef for v in r)]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ProfileError("weight model: means, scales and coefficients must be finite")
+        if not all(0.0 <= w <= MAX_CANDIDATE_WEIGHT for c in self.candidates for w in c.values()):
+            raise ProfileError(f"weight model: candidate weights must be numbers from 0 to "
+                               f"{MAX_CANDIDATE_WEIGHT:g}")
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
         x = [(float(features.get(name, 0.0)) - m) / (s or 1.0)
              for name, m, s in zip(self.features, self.mean, self.scale, strict=True)]
-        logits = [b + sum(c * v for c, v in zip(row, x, strict=True))
+        logits = [_bounded(b + sum(c * v for c, v in zip(row, x, strict=True)))
                   for row, b in zip(self.coef, self.intercept, strict=True)]
         top = max(logits)
         exps = [math.exp(v - top) for v in logits]
@@ -71,5 +79,13 @@ class WeightModel:
                        tuple({str(k): float(v) for k, v in c.items()} for c in d["candidates"]),
                        tuple(tuple(map(float, r)) for r in d["coef"]),
                        tuple(map(float, d["intercept"])), float(d.get("blend", 1.0)))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise ProfileError(f"weight model is malformed: {e}") from e
+
+
+def _bounded(logit: float) -> float:
+    """A logit that overflowed (huge feature over a tiny scale) stays a finite extreme,
+    so the softmax still picks a candidate instead of giving NaN weights."""
+    if math.isnan(logit):
+        return -1e300
+    return max(-1e300, min(1e300, logit))

@@ -12,6 +12,13 @@ Pure: no I/O, no globals. Semantics follow OpenSearch's normalization-processor:
 - arithmetic_mean: sum(w * s) / sum(w); geometric_mean: exp(sum(w * ln s) / sum(w));
   harmonic_mean: sum(w) / sum(w / s); rrf: sum(w / (k + rank)), rank from 1.
 
+Ranges: raw scores are >= 0 (BM25; k-NN (1 + cos) / 2 in [0, 1]). Normalised scores are
+in [0, 1], except z_score's, in [0.001, (n - 1) / sqrt(n)] over a list of n. Weights are
+finite numbers >= 0 (ProfileError otherwise); the means divide them by the largest
+first, which changes no mean but keeps 1e308 or 1e-300 from overflowing or underflowing.
+So the means' fused scores lie in the normalised range, and RRF's in
+[0, sum(w) / (k + 1)].
+
 A document that a sub-query did not return is *missing* from that signal. Policy
 "zero" scores it 0 there with the signal's weight still counted (OpenSearch's
 arithmetic mean and RRF); "ignore" leaves that signal out of the document's mean, so
@@ -30,6 +37,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from hybrid.errors import ProfileError
 
 MIN_SCORE = 0.001
 SINGLE_RESULT_SCORE = 1.0
@@ -50,9 +59,9 @@ def min_max(scores: Sequence[float]) -> list[float]:
 
 def l2(scores: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(s * s for s in scores))
-    if norm == 0.0:
+    if norm == 0.0 or not math.isfinite(norm):
         return [MIN_SCORE] * len(scores)
-    return [s / norm for s in scores]
+    return [max(s / norm, 0.0) for s in scores]  # a negative raw score is not below 0
 
 
 def z_score(scores: Sequence[float]) -> list[float]:
@@ -133,13 +142,16 @@ def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
     (id, raw score) list. Sorted by fused score, then id, so equal scores page stably.
     `only`: fuse and explain just these documents (the page), normalised over all."""
     if combiner not in COMBINER_NAMES:
-        raise ValueError(f"unknown combiner {combiner!r}; use one of {', '.join(COMBINER_NAMES)}")
+        raise ProfileError(f"unknown combiner {combiner!r}; use one of "
+                           f"{', '.join(COMBINER_NAMES)}")
     if combiner != RRF and normalizer not in NORMALIZERS:
-        raise ValueError(f"unknown normalizer {normalizer!r}; use one of {', '.join(NORMALIZERS)}")
+        raise ProfileError(f"unknown normalizer {normalizer!r}; use one of "
+                           f"{', '.join(NORMALIZERS)}")
     policy = missing or default_missing(combiner)
     if policy not in MISSING_POLICIES:
-        raise ValueError(f"unknown missing policy {policy!r}; use zero or ignore")
+        raise ProfileError(f"unknown missing policy {policy!r}; use zero or ignore")
     names = list(results)
+    weights = scaled_weights({n: weights.get(n, 1.0) for n in names}, combiner)
     per_signal: dict[str, dict[str, tuple[float, int, float]]] = {}
     for name in names:
         ranked = _dedupe(results[name])
@@ -158,6 +170,26 @@ def fuse(results: Mapping[str, Ranked], weights: Mapping[str, float], *,
     fused = [_fuse_one(doc, names, per_signal, weights, combiner, policy) for doc in docs]
     fused.sort(key=lambda f: order_key(f.score, f.id))
     return fused
+
+
+def scaled_weights(weights: Mapping[str, float], combiner: str) -> dict[str, float]:
+    """Weights checked (finite, >= 0; ProfileError) and, for the means, divided by the
+    largest: a weighted mean does not change, and neither huge weights (1e308 each, whose
+    sum overflows) nor tiny ones (whose products underflow) can flatten every score."""
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int | float) or not _finite(w) or w < 0:
+            raise ProfileError(f"the weight of {name} must be a finite number >= 0, got {w!r}")
+    top = max(weights.values(), default=0.0)
+    if combiner == RRF or top <= 0:
+        return {n: float(w) for n, w in weights.items()}
+    return {n: w / top for n, w in weights.items()}
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past 1e308
+        return False
 
 
 def order_key(score: float, doc: str) -> tuple[float, str]:
@@ -182,7 +214,7 @@ def _fuse_one(doc: str, names: Sequence[str],
     signals: dict[str, SignalScore] = {}
     used: list[tuple[str, float, float]] = []  # (signal, normalised score, weight)
     for name in names:
-        w = float(weights.get(name, 1.0))
+        w = weights[name]
         hit = per_signal[name].get(doc)
         if hit is not None:
             raw, rank, norm = hit

@@ -76,16 +76,25 @@ def parse_request(data: Mapping[str, Any], schema: IndexSchema, *, image: bool =
     weights = data.get("weights") or {}
     if not isinstance(weights, Mapping):
         raise QueryError("'weights' maps signal names to numbers")
-    explain = data.get("explain", False)
-    if isinstance(explain, str):
-        explain = explain.lower() in ("1", "true", "yes", "on")
-    if not isinstance(explain, bool):
-        raise QueryError("'explain' must be true or false")
+    explain = flag(data.get("explain", False), "explain")
     return SearchRequest(text=text.strip(), image=image, audio=audio,
                          filter=normalize(data.get("filter"), schema),
                          facets=normalize_facets(data.get("facets"), schema),
                          page=page, size=size, profile=profile, weights=dict(weights),
                          explain=explain)
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def flag(value: Any, name: str) -> bool:
+    """A boolean from JSON or from a query string / form field ("true", "false", "1",
+    "0", "yes", "no", "on", "off"); anything else is a QueryError, not a silent false."""
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise QueryError(f"'{name}' must be true or false, got {value!r}")
+    return value
 
 
 def _profile_ref(ref: Any) -> bool:

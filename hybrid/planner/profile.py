@@ -24,6 +24,8 @@ TEXT, IMAGE, AUDIO = "text", "image", "audio"
 INPUTS = (TEXT, IMAGE, AUDIO)
 DEFAULT_DEPTH = 100
 MAX_DEPTH = 1000
+MAX_WEIGHT = 1e6  # weights and field boosts: 0 to this (the scale is relative anyway)
+MAX_RRF_K = 10_000  # as OpenSearch's rank_constant
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,9 @@ class Signal:
     encoder: str | None = None     # knn: registry name of the query encoder
     fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
     depth: int | None = None       # overrides the profile's depth
+
+    def __post_init__(self) -> None:
+        _number(self.weight, f"weight of {self.name}")
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "input": self.input,
@@ -107,8 +112,9 @@ class Profile:
                                f"{', '.join(COMBINER_NAMES)}")
         if self.missing is not None and self.missing not in MISSING_POLICIES:
             raise ProfileError(f"missing must be one of {', '.join(MISSING_POLICIES)}")
-        if not isinstance(self.rrf_k, int) or self.rrf_k < 1:
-            raise ProfileError("rrf_k must be a positive integer")
+        if (isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int)
+                or not 1 <= self.rrf_k <= MAX_RRF_K):
+            raise ProfileError(f"rrf_k must be an integer from 1 to {MAX_RRF_K}")
         if not isinstance(self.version, int) or self.version < 1:
             raise ProfileError("version must be a positive integer")
         _depth(self.depth)
@@ -176,8 +182,9 @@ def valid_name(name: Any) -> bool:
 
 
 def _number(v: Any, what: str, positive: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise ProfileError(f"{what} must be a finite number >= 0, got {v!r}")
+    if (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= MAX_WEIGHT
+            or not math.isfinite(v)):
+        raise ProfileError(f"{what} must be a number from 0 to {MAX_WEIGHT:g}, got {v!r}")
     if positive and v == 0:
         raise ProfileError(f"{what} must be > 0")
     return float(v)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hybrid.errors import ProfileError
 from hybrid.planner.fusion import NORMALIZERS, RRF, Ranked, default_missing
 
 
@@ -51,6 +52,8 @@ class SignalTable:
 
     def normalized(self, normalizer: str) -> np.ndarray:
         """Per signal, its normaliser applied to the scores it returned; 0 where missing."""
+        if normalizer not in NORMALIZERS:
+            raise ProfileError(f"unknown normalizer {normalizer!r}")
         if normalizer not in self._norm:
             out = np.zeros_like(self.raw)
             fn = NORMALIZERS[normalizer]
@@ -68,6 +71,11 @@ class SignalTable:
         """Fused scores of every document: (docs,) for weights (signals,), or
         (docs, W) for a batch of weightings (signals, W)."""
         w = np.asarray(weights, dtype=float)
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ProfileError("weights must be finite numbers >= 0")
+        if combiner != RRF:  # as fusion.scaled_weights: the means do not change
+            top = w.max(axis=0) if w.size else np.ones(w.shape[1:])
+            w = w / np.where(top > 0, top, 1.0)
         present = self.present.astype(float)
         policy = missing or default_missing(combiner)
         if combiner == RRF:
@@ -94,7 +102,7 @@ class SignalTable:
             denom = inv @ w
             out = np.where((pw > 0) & (denom > 0), pw / np.where(denom > 0, denom, 1.0), 0.0)
         else:
-            raise ValueError(f"unknown combiner {combiner!r}")
+            raise ProfileError(f"unknown combiner {combiner!r}")
         return np.where(zeroed, 0.0, out)
 
     @staticmethod

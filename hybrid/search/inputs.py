@@ -14,6 +14,7 @@ import binascii
 import io
 import ipaddress
 import socket
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +47,21 @@ def decode_image(data: bytes, limits: Limits, label: str = "image") -> Any:
     from hybrid.encoders.base import DecodeError
 
     try:
-        fmt = Image.open(io.BytesIO(data)).format
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            header = Image.open(io.BytesIO(data))  # reads the header only
+        fmt, (width, height) = header.format, header.size
     except UnidentifiedImageError as e:
         raise UnsupportedMediaError(f"{label} is not an image in a known format "
                                     f"({', '.join(limits.image_formats)})") from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise TooLargeError(f"{label} declares too many pixels; the limit is "
+                            f"{limits.image_pixels}") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise DecodeError(f"{label}: corrupt or truncated image ({e})") from e
+    if width * height > limits.image_pixels:  # before a pixel is decoded
+        raise TooLargeError(f"{label} is {width}x{height} = {width * height} pixels; the "
+                            f"limit is {limits.image_pixels}")
     if fmt not in limits.image_formats:
         raise UnsupportedMediaError(f"{label} is {fmt}; accepted formats: "
                                     f"{', '.join(limits.image_formats)}")
@@ -115,10 +125,13 @@ def fetch_image(url: Any, limits: Limits, resolve: Resolver = _resolve,
     if not isinstance(url, str):
         raise InputError("image_url must be a string")
     for _ in range(max_redirects + 1):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as e:  # "http://[::1/": invalid IPv6 URL; a port out of range
+            raise InputError(f"image_url is not a valid URL ({e}): {url[:200]!r}") from e
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"image_url must be an http(s) URL, got {url[:200]!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         addrs = resolve(parts.hostname, port)
         if not addrs:
             raise InputError(f"image_url host {parts.hostname!r} has no address")

@@ -32,23 +32,27 @@ class ProfileStore:
         return sorted(found | {"default"})
 
     def versions(self, name: str) -> list[int]:
+        """The versions of `name`, oldest first ("default" always has 1, the built-in)."""
         self._check(name)
-        return self._versions(name) or ([1] if name == "default" else [])
+        return ([1] if name == "default" else []) + self._versions(name)
 
     def get(self, name: str = "default", version: int | None = None) -> Profile:
-        self._check(name)
-        versions = self._versions(name)
+        """The profile `name` at `version` (None: the latest). NotFoundError says whether
+        the name or only the version is unknown, listing what exists."""
+        versions = self.versions(name)
         if not versions:
-            if name == "default" and version in (None, 1):
-                return default_profile()
             raise NotFoundError(f"no profile named {name!r}; known: {', '.join(self.names())}")
         v = version if version is not None else versions[-1]
+        if v not in versions:
+            raise NotFoundError(f"profile {name!r} has no version {v}; its versions are "
+                                f"{', '.join(map(str, versions))}")
+        if name == "default" and v == 1:
+            return default_profile()
         path = self.root / name / f"v{v}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise NotFoundError(f"profile {name!r} has no version {v}; it has "
-                                f"{', '.join(map(str, versions))}") from e
+        except FileNotFoundError as e:  # deleted since it was listed
+            raise NotFoundError(f"profile {name!r} has no version {v}") from e
         except json.JSONDecodeError as e:
             raise ProfileError(f"{path} is not valid JSON: {e}") from e
         return Profile.from_dict(data)

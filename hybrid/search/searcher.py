@@ -7,21 +7,27 @@ fuse is made there; this module talks to the engine and the encoders and keeps t
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from hybrid.encoders.base import Encoder, EncoderError, base_pass
+from hybrid.encoders.base import DecodeError, Encoder, EncoderError, base_pass
+from hybrid.engines.filters import empty_facets
+from hybrid.errors import QueryError, UnavailableError
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
 from hybrid.planner.table import SignalTable
+
+log = logging.getLogger(__name__)
+CLIENT_ERRORS = (QueryError, DecodeError)  # the query's own fault: a 4xx, never skipped
 
 
 @dataclass
@@ -122,26 +128,47 @@ class Searcher:
         the_plan = plan(request, profile, self.engine.schema, self.unavailable(profile))
         text = request.text
         transcript = None
+        failed: dict[str, str] = {}  # signal -> why it failed on this query
         if the_plan.transcribe and audio is not None:
             t = time.perf_counter()
-            transcript = self.transcribe(audio).strip()
-            text = f"{text} {transcript}".strip()
+            try:
+                transcript = self.transcribe(audio).strip()
+            except CLIENT_ERRORS:
+                raise
+            except Exception:  # noqa: BLE001 - the other signals still answer
+                log.exception("transcription failed")
+                if not text:
+                    failed |= {q.signal: "the audio could not be transcribed (the server "
+                               "log has the details)" for q in the_plan.subqueries
+                               if q.input == TEXT}
+            text = f"{text} {transcript or ''}".strip()
             took["transcribe"] = _ms(t)
         inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
         t = time.perf_counter()
         # Lexical sub-queries need no vectors: they run while the query is encoded.
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
-                 for q in the_plan.subqueries if q.kind != KNN}
-        vectors = self._encode(the_plan, inputs)
+                 for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed}
+        vectors = self._encode(the_plan, inputs, failed)
         took["encode"] = _ms(t)
         t = time.perf_counter()
         futures = early | {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
                                                       vectors[q.signal])
-                           for q in the_plan.subqueries if q.kind == KNN}
+                           for q in the_plan.subqueries if q.signal in vectors}
         results, totals, sub_took = {}, {}, {}
         for q in the_plan.subqueries:
-            results[q.signal], totals[q.signal], sub_took[q.signal] = futures[q.signal].result()
+            if q.signal not in futures:
+                continue
+            try:
+                results[q.signal], totals[q.signal], sub_took[q.signal] = \
+                    futures[q.signal].result()
+            except CLIENT_ERRORS:
+                raise
+            except Exception as e:  # noqa: BLE001 - one failed signal, the others answer
+                log.exception("sub-query %s failed", q.signal)
+                failed[q.signal] = f"the sub-query failed ({type(e).__name__}; the server " \
+                                   "log has the details)"
         took["retrieve"] = _ms(t)
+        the_plan = _without(the_plan, failed)
         modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
                                           (AUDIO, audio is not None)) if v)
         return Retrieval(the_plan, text, modalities, transcript, results, totals, took,
@@ -167,7 +194,7 @@ class Searcher:
         t = time.perf_counter()
         docs = self.engine.get_many([d for d, _ in page]) if page else {}
         took["fetch"] = _ms(t)
-        facets: dict[str, Any] = {}
+        facets: dict[str, Any] = empty_facets(the_plan.facets)  # each asked-for facet
         if the_plan.facets and ranked:
             t = time.perf_counter()
             facets = self._facets(the_plan, [d for d, _ in ranked])
@@ -187,11 +214,15 @@ class Searcher:
             "took_ms": took,
         }
 
-    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any], failed: dict[str, str]
+                ) -> dict[str, np.ndarray]:
         """One query vector per (encoder, input), the encoders running side by side. An
-        encoder that maps another's output (a DerivedEncoder) shares that one's pass."""
-        wanted = sorted({(q.encoder, q.input) for q in the_plan.subqueries
-                         if q.kind == KNN and q.encoder is not None}, key=str)
+        encoder that maps another's output (a DerivedEncoder) shares that one's pass.
+        An encoder that fails on this query adds its signals to `failed`, with the
+        reason, instead of failing the search (a client's bad input still raises)."""
+        knn = [q for q in the_plan.subqueries
+               if q.kind == KNN and q.encoder is not None and q.signal not in failed]
+        wanted = sorted({(str(q.encoder), q.input) for q in knn})
         passes: dict[tuple[int, str], Future[np.ndarray]] = {}
 
         def run(encoder: Any, inp: str) -> Future[np.ndarray]:
@@ -200,14 +231,33 @@ class Searcher:
                 passes[key] = self.pool.submit(_encode_one, encoder, inputs[inp])
             return passes[key]
 
-        jobs = {}
+        jobs: dict[tuple[str, str], tuple[Future[np.ndarray], Any]] = {}
+        by_key: dict[tuple[str, str], np.ndarray] = {}
+        broken: dict[tuple[str, str], str] = {}
         for name, inp in wanted:
-            source, project = base_pass(self.encoder(name))
+            try:
+                source, project = base_pass(self.encoder(name))
+            except EncoderError as e:
+                broken[(name, inp)] = f"encoder {name} unavailable: {e}"
+                continue
             jobs[(name, inp)] = (run(source, inp), project)
-        by_key = {k: f.result() if project is None else project(f.result()[None])[0]
-                  for k, (f, project) in jobs.items()}
-        return {q.signal: by_key[(q.encoder, q.input)] for q in the_plan.subqueries
-                if q.kind == KNN and q.encoder is not None}
+        for (name, inp), (f, project) in jobs.items():
+            try:
+                vec = f.result() if project is None else project(f.result()[None])[0]
+                if not np.all(np.isfinite(vec)):
+                    raise EncoderError("the query vector is not finite")
+                by_key[(name, inp)] = vec
+            except CLIENT_ERRORS:
+                raise
+            except Exception as e:  # noqa: BLE001 - this signal fails, the others answer
+                log.exception("encoder %s failed on a query", name)
+                broken[(name, inp)] = (f"encoder {name} failed on this query "
+                                       f"({type(e).__name__}; the server log has the details)")
+        for q in knn:
+            if (str(q.encoder), q.input) in broken:
+                failed[q.signal] = broken[(str(q.encoder), q.input)]
+        return {q.signal: by_key[(str(q.encoder), q.input)] for q in knn
+                if (str(q.encoder), q.input) in by_key}
 
     def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
                  ) -> tuple[list[tuple[str, float]], int, float]:
@@ -232,12 +282,35 @@ class Searcher:
     @staticmethod
     def _hit(doc_id: str, score: float, doc: Mapping[str, Any] | None,
              explained: Fused | None) -> dict[str, Any]:
-        fields = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
-        hit: dict[str, Any] = {"id": doc_id, "score": score, "fields": fields,
-                               "image_url": image_url(doc_id, fields)}
+        stored = {k: v for k, v in (doc or {}).items() if k not in ("vectors", "id")}
+        hit: dict[str, Any] = {"id": doc_id, "score": score,
+                               "fields": public_fields(doc_id, stored),
+                               "image_url": image_url(doc_id, stored)}
         if explained is not None:
             hit["explain"] = {name: s.to_dict() for name, s in explained.signals.items()}
         return hit
+
+
+def _is_url(value: Any) -> bool:
+    return str(value).startswith(("http://", "https://"))
+
+
+def public_fields(doc_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored document as clients see it: no file path of the server. `images` keeps
+    http(s) URLs, and the first image, when it is a file here, becomes its image_url;
+    `audio` keeps URLs only."""
+    out = dict(fields)
+    for key in ("images", "audio"):
+        media = fields.get(key)
+        if not isinstance(media, list):
+            if media is not None:
+                out.pop(key)
+            continue
+        public = [str(m) for m in media if _is_url(m)]
+        if key == "images" and media and not _is_url(media[0]):
+            public.insert(0, str(image_url(doc_id, fields)))
+        out[key] = public
+    return out
 
 
 def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
@@ -247,11 +320,23 @@ def image_url(doc_id: str, fields: Mapping[str, Any]) -> str | None:
     if not images:
         return None
     first = str(images[0])
-    if first.startswith(("http://", "https://")):
+    if _is_url(first):
         return first
     from urllib.parse import quote
 
     return f"/products/{quote(doc_id, safe='')}/image"
+
+
+def _without(the_plan: Plan, failed: Mapping[str, str]) -> Plan:
+    """The plan less the signals that failed on this query, which join `skipped` with
+    their reasons; UnavailableError (503) when no signal is left."""
+    if not failed:
+        return the_plan
+    left = tuple(q for q in the_plan.subqueries if q.signal not in failed)
+    if not left:
+        raise UnavailableError("no signal could answer this query: " + "; ".join(
+            f"{k}: {v}" for k, v in failed.items()))
+    return replace(the_plan, subqueries=left, skipped=the_plan.skipped | dict(failed))
 
 
 def _encode_one(encoder: Encoder, item: Any) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 The `standard` tokenizer is approximated with a regular expression in the spirit of
 Lucene's StandardTokenizer (UAX#29): runs of letters and digits, joined across
-"." "'" "," inside a word ("12.5", "u.s.a"), and every CJK character its own token.
+"." "'" "," inside a word ("12.5", "u.s.a"), every Han and Hiragana character its own
+token, and a run of Katakana one token.
 The `cjk` analyzer (standard tokens, lowercase, bigrams of adjacent CJK characters,
 English stop words) has no tantivy equivalent, so it runs here and its tokens are
 indexed space-separated through tantivy's whitespace tokenizer.
@@ -11,15 +12,18 @@ indexed space-separated through tantivy's whitespace tokenizer.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import tantivy
 
 from hybrid.engines.schema import Analyzer
 from hybrid.errors import SchemaError
 
-_CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}"
-STANDARD_PATTERN = (rf"[{_CJK}]|[\p{{L}}\p{{N}}\p{{M}}--{_CJK}]+"
-                    rf"(?:['’.,_][\p{{L}}\p{{N}}\p{{M}}--{_CJK}]+)*")
+# UAX#29 as Lucene applies it: each Han or Hiragana character is a token, a run of
+# Katakana is one word, Hangul joins letters like any alphabet.
+_IDEO, _KANA = r"\p{Han}\p{Hiragana}", r"\p{Katakana}ー"
+_WORDS = rf"[\p{{L}}\p{{N}}\p{{M}}--{_IDEO}{_KANA}]+"
+STANDARD_PATTERN = rf"[{_IDEO}]|[{_KANA}]+|{_WORDS}(?:['’.,_]{_WORDS})*"
 # Python's re lacks \p{...}; the same classes for the cjk analyzer written out by range.
 _CJK_RANGES = ("\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
                "\uac00-\ud7af\uf900-\ufaff")
@@ -31,13 +35,36 @@ LUCENE_ENGLISH_STOP = frozenset((
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
     "they", "this", "to", "was", "will", "with"))
 CJK_TOKENIZER = "cjk"
+WIDTH_FILTER = "cjk_width"
+# Lucene's CJKWidthFilter folds these: full-width ASCII (FF01-FF5E) and half-width
+# katakana with its voicing marks (FF65-FF9F). NFKC maps each run the same way.
+_WIDE = re.compile("[\uff01-\uff5e\uff65-\uff9f]+")
+
+
+def width_fold(text: str) -> str:
+    """`ＵＳＢ ｃａｂｌｅ` -> `USB cable`, `ｶﾞ` -> `ガ`: OpenSearch's `cjk_width` token
+    filter (and the `cjk` analyzer, which includes it), as the NFKC form of the
+    half-width and full-width forms."""
+    return _WIDE.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
+
+
+def prepare(analyzer: Analyzer, text: str) -> str:
+    """The text tantivy's analyzer is given: the `cjk` analyzer's tokens, space
+    separated (it has no tantivy equivalent), or the text width-folded when the
+    analyzer has the `cjk_width` filter (tantivy has no such filter, so it runs here,
+    before the tokenizer: the standard tokenizer splits full-width and ASCII letters
+    alike)."""
+    if analyzer.tokenizer == CJK_TOKENIZER:
+        return " ".join(cjk_tokens(text))
+    return width_fold(text) if WIDTH_FILTER in analyzer.filters else text
 
 
 def cjk_tokens(text: str) -> list[str]:
-    """OpenSearch's `cjk` analyzer: bigrams over runs of CJK characters (a lone character
-    stays a unigram), other words lowercased, English stop words dropped."""
+    """OpenSearch's `cjk` analyzer: width folding, bigrams over runs of CJK characters
+    (a lone character stays a unigram), other words lowercased, English stop words
+    dropped."""
     out: list[str] = []
-    for cjk, word in _PY_TOKEN.findall(text):
+    for cjk, word in _PY_TOKEN.findall(width_fold(text)):
         if cjk:
             out.extend([cjk] if len(cjk) == 1 else [cjk[i:i + 2] for i in range(len(cjk) - 1)])
         else:
@@ -51,7 +78,7 @@ _HAS_CJK = re.compile(f"[{_CJK_RANGES}]")
 
 
 def has_cjk(text: str) -> bool:
-    return _HAS_CJK.search(text) is not None
+    return _HAS_CJK.search(width_fold(text)) is not None  # half-width katakana too
 
 
 def _tokenizer(name: str) -> tantivy.Tokenizer:
@@ -86,7 +113,8 @@ def build(analyzer: Analyzer) -> tantivy.TextAnalyzer:
         return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
     builder = tantivy.TextAnalyzerBuilder(_tokenizer(analyzer.tokenizer))
     for f in analyzer.filters:
-        builder = builder.filter(_filter(f))
+        if f != WIDTH_FILTER:  # applied to the text first, by `prepare`
+            builder = builder.filter(_filter(f))
     return builder.build()
 
 

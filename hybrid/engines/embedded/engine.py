@@ -175,18 +175,21 @@ class EmbeddedEngine:
                        facets: Mapping[str, Any] | None = None,
                        size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
         _check_window(size, offset)
+        if not isinstance(text, str):
+            raise QueryError(f"the query text must be a string, got {type(text).__name__}")
         flt = filters.normalize(filter, self.schema)
         aggs = filters.normalize_facets(facets, self.schema)
         fq = tantivy.Query.const_score_query(self.lexical.filter_query(flt), 0.0)
         if text.strip():
             tq = self.lexical.text_query(text, fields or self.default_fields(text))
             if tq is None:  # nothing left after analysis: OpenSearch's zero_terms_query none
-                return SearchResult([], 0, {name: [] for name in aggs})
+                return SearchResult([], 0, filters.empty_facets(aggs))
             query = tantivy.Query.boolean_query([(tantivy.Occur.Must, tq),
                                                  (tantivy.Occur.Must, fq)])
         else:
             query = fq
-        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source)
+        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source,
+                                                        scored=bool(text.strip()))
         return SearchResult([Hit(i, s, src) for s, i, src in hits], total, facet_counts)
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
@@ -217,13 +220,15 @@ class EmbeddedEngine:
                         break
                     want = min(total, want * 4)
                 mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
-                keys, sims = keys[mask][:k], sims[mask][:k]
+                keys, sims = keys[mask], sims[mask]
         scores = score(sims, fv.field.space).tolist()
+        # by score, then id: the candidates include every tie at the k-th place
+        ranked = sorted(zip(scores, fv.ids(keys), keys.tolist(), strict=True),
+                        key=lambda h: (-h[0], h[1]))[:k]
         if not source:
-            return SearchResult([Hit(i, float(s)) for i, s in
-                                 zip(fv.ids(keys), scores, strict=True)], len(keys))
-        found = self.lexical.sources_by_key(keys)  # drops vectors of deleted documents
-        hits = [Hit(src["id"], float(s), src) for key, s in zip(keys.tolist(), scores, strict=True)
+            return SearchResult([Hit(i, float(s)) for s, i, _ in ranked], len(ranked))
+        found = self.lexical.sources_by_key([key for _, _, key in ranked])  # drops deleted
+        hits = [Hit(src["id"], float(s), src) for s, _, key in ranked
                 if (src := found.get(key)) is not None]
         return SearchResult(hits, len(hits))
 

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
+from hybrid.engines import filters
 from hybrid.engines.embedded import analysis
 from hybrid.engines.schema import BOOLEAN, KEYWORD, NUMBER, TEXT, Field, IndexSchema
 from hybrid.errors import EngineError, FilterError
@@ -28,6 +30,7 @@ from hybrid.errors import EngineError, FilterError
 K1 = 1.2
 ID, KEY, SOURCE = "_id", "_key", "_source"
 _WRITER_HEAP = 128_000_000
+MAX_BOOST = 1e6  # field boosts: scores stay finite
 
 
 def doc_key(doc_id: str) -> int:
@@ -90,6 +93,10 @@ class LexicalIndex:
             f = self.schema.fields.get(path)
             if f is None or f.kind != TEXT:
                 raise FilterError(f"cannot search {path!r}: not a text field of the mapping")
+            if (isinstance(boost, bool) or not isinstance(boost, int | float)
+                    or not math.isfinite(boost) or not 0 <= boost <= MAX_BOOST):
+                raise FilterError(f"the boost of {path!r} must be a number from 0 to "
+                                  f"{MAX_BOOST:g}, got {boost!r}")
             for token in self.tokens(f, text):
                 q = tantivy.Query.term_query(self.tschema, tname(path), token)
                 if boost != 1.0:
@@ -101,26 +108,30 @@ class LexicalIndex:
         spec = self.schema.analyzers[f.analyzer or "standard"]
         if spec.tokenizer == analysis.CJK_TOKENIZER:
             return analysis.cjk_tokens(text)
-        return list(self.analyzers[spec.name].analyze(text))
+        return list(self.analyzers[spec.name].analyze(analysis.prepare(spec, text)))
 
     def filter_query(self, flt: Mapping[str, Any] | None) -> tantivy.Query:
         return _filter_query(flt, self.schema, self.tschema)
 
     def search(self, query: tantivy.Query, limit: int, offset: int = 0,
-               aggs: Mapping[str, Any] | None = None, source: bool = True
+               aggs: Mapping[str, Any] | None = None, source: bool = True,
+               scored: bool = True
                ) -> tuple[list[tuple[float, str, dict[str, Any] | None]], int, dict[str, Any]]:
-        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets."""
+        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets.
+
+        Hits are ordered by score, then id (ascending), whatever the order of ingest:
+        the tie group at the page's end is read whole before the page is cut. With
+        `scored=False` every hit scores 0 and the order is by id alone."""
         s = self.searcher()
-        res = s.search(query, max(limit, 1), count=True, offset=offset)  # tantivy: limit >= 1
+        ranked, total = _ranked(s, query, offset + limit, scored)
         hits = []
-        for score, addr in res.hits[:limit]:
-            doc = s.doc(addr)
-            src = json.loads(bytes(doc[SOURCE][0])) if source else None
-            hits.append((score / (K1 + 1), str(doc[ID][0]), src))
+        for score, doc_id, addr in ranked[offset:offset + limit]:
+            src = _source(s, addr) if source else None
+            hits.append((score / (K1 + 1), doc_id, src))
         facets = {}
         if aggs:
             facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
-        return hits, int(res.count or 0), facets  # type: ignore[attr-defined]
+        return hits, total, facets
 
     def count(self, query: tantivy.Query) -> int:
         res = self.searcher().search(query, 1, count=True)
@@ -230,10 +241,7 @@ def to_document(doc: Mapping[str, Any], schema: IndexSchema) -> tantivy.Document
 def _add(d: tantivy.Document, f: Field, v: Any, schema: IndexSchema) -> None:
     name = tname(f.path)
     if f.kind == TEXT:
-        text = str(v)
-        if schema.analyzers[f.analyzer or "standard"].tokenizer == analysis.CJK_TOKENIZER:
-            text = " ".join(analysis.cjk_tokens(text))
-        d.add_text(name, text)
+        d.add_text(name, analysis.prepare(schema.analyzers[f.analyzer or "standard"], str(v)))
     elif f.kind == KEYWORD:
         d.add_text(name, str(v))
     elif f.kind == NUMBER and isinstance(v, int | float) and not isinstance(v, bool):
@@ -246,6 +254,27 @@ def _values(v: Any) -> list[Any]:
     if v is None or v == "":
         return []
     return [x for x in v if x is not None and x != ""] if isinstance(v, list) else [v]
+
+
+def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool
+            ) -> tuple[list[tuple[float, str, tantivy.DocAddress]], int]:
+    """The best `want` hits (more when there are ties at the cut) as (score, id,
+    address), by score then id, and how many documents match. tantivy itself breaks
+    ties by document address, which is ingest order."""
+    n = max(want, 1)  # tantivy: limit >= 1
+    while True:
+        res = (s.search(query, n, count=True) if scored else
+               s.search(query, n, count=True, order_by_field=ID, order=tantivy.Order.Asc))
+        hits, total = res.hits, int(res.count or 0)  # type: ignore[attr-defined]
+        if want == 0:
+            return [], total
+        if not scored:  # every hit scores 0: by id alone
+            return [(0.0, str(key), a) for key, a in hits], total
+        if len(hits) < n or hits[-1][0] < hits[want - 1][0]:
+            break  # every document scoring as the last one wanted is in
+        n *= 2
+    return sorted(((float(score), str(s.doc(a)[ID][0]), a) for score, a in hits),
+                  key=lambda h: (-h[0], h[1])), total
 
 
 def _source(s: tantivy.Searcher, addr: tantivy.DocAddress) -> dict[str, Any]:
@@ -334,11 +363,6 @@ def _tantivy_aggs(aggs: Mapping[str, Any], schema: IndexSchema) -> dict[str, Any
     return out
 
 
-def _range_key(r: Mapping[str, float]) -> str:
-    lo, hi = r.get("from"), r.get("to")
-    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
-
-
 def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in aggs.items():
@@ -351,6 +375,7 @@ def _facets(raw: Mapping[str, Any], aggs: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = []
         for r in spec["range"]["ranges"]:
             b = by_bounds.get((r.get("from"), r.get("to")), {})
-            out[name].append({"key": _range_key(r)} | r | {"count": int(b.get("doc_count", 0))})
+            out[name].append({"key": filters.range_key(r)} | r
+                             | {"count": int(b.get("doc_count", 0))})
     return out
 

@@ -50,9 +50,10 @@ Row = tuple[str, int, str, "np.ndarray | None", "str | None", "str | None"]
 
 def score(sim: np.ndarray, space: str) -> np.ndarray:
     """OpenSearch's k-NN score for a similarity: cosine (1 + cos) / 2; inner product
-    scaled as Lucene's max-inner-product (1 / (1 - ip) below zero, ip + 1 above)."""
-    if space == "cosinesimil":
-        return (1.0 + sim) / 2.0
+    scaled as Lucene's max-inner-product (1 / (1 - ip) below zero, ip + 1 above), so
+    always > 0."""
+    if space == "cosinesimil":  # in [0, 1]: float error can put cos a hair past -1 or 1
+        return np.clip((1.0 + sim) / 2.0, 0.0, 1.0)
     return np.where(sim < 0, 1.0 / (1.0 - sim), sim + 1.0)
 
 
@@ -183,8 +184,11 @@ class FieldVectors:
 
 
 def _top(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k most similar, best first, and every other one tying with the k-th (the
+    engine orders ties by document id, which only it knows)."""
     if len(keys) > k:
-        part = np.argpartition(-sims, k)[:k]
+        kth = np.partition(sims, len(sims) - k)[len(sims) - k] if k else np.inf
+        part = np.flatnonzero(sims >= kth)
         keys, sims = keys[part], sims[part]
     order = np.lexsort((keys, -sims))
     return keys[order], sims[order]

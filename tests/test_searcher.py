@@ -1,0 +1,92 @@
+"""The searcher on a real embedded index, with encoders that fail at query time: the
+signals that can still run answer, and the failed ones are listed with their reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_conformance import DIM, corpus, small_schema
+
+from hybrid.engines.embedded import EmbeddedEngine
+from hybrid.errors import UnavailableError
+from hybrid.planner.plan import parse_request
+from hybrid.planner.profile import KNN, LEXICAL, TEXT, Profile, Signal
+from hybrid.search.searcher import Searcher
+
+pytestmark = pytest.mark.integration
+
+
+class FixedEncoder:
+    """A real encoder of fixed output: loads fine; `fail` makes it raise on a query,
+    `nan` makes it return a vector that is not finite."""
+
+    modality, dim, version = "text", DIM, "test/1"
+
+    def __init__(self, name: str, fail: bool = False, nan: bool = False) -> None:
+        self.name, self.fail, self.nan = name, fail, nan
+
+    def encode_queries(self, items: Any, batch_size: int = 32) -> np.ndarray:
+        if self.fail:
+            raise RuntimeError("CUDA error: device-side assert triggered at /srv/models/x")
+        v = np.full((len(items), DIM), np.nan if self.nan else 1.0, dtype=np.float32)
+        return v / np.sqrt(DIM)
+
+    encode_documents = encode_queries
+
+
+ENCODERS = {"good": FixedEncoder("good"), "broken": FixedEncoder("broken", fail=True),
+            "nan": FixedEncoder("nan", nan=True)}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: Any) -> Any:
+    e = EmbeddedEngine(Path(tmp_path_factory.mktemp("searcher")) / "index",
+                       mapping=small_schema())
+    e.add(corpus())
+    yield e
+    e.close()
+
+
+def profile(*encoders: str, lexical: bool = True) -> Profile:
+    signals = [Signal("bm25", LEXICAL, TEXT, 1.0)] if lexical else []
+    signals += [Signal(f"text:{name}", KNN, TEXT, 1.0, "text_vector", name) for name in encoders]
+    return Profile("p", tuple(signals))
+
+
+def run(engine: Any, p: Profile, **kw: Any) -> dict[str, Any]:
+    searcher = Searcher(engine, encoder=ENCODERS.__getitem__, **kw)
+    return searcher.search(parse_request({"q": "running shoes"}, engine.schema), p)
+
+
+@pytest.mark.parametrize("bad", ["broken", "nan"])
+def test_an_encoder_failing_on_a_query_skips_its_signal(engine: Any, bad: str) -> None:
+    res = run(engine, profile("good", bad))
+    assert [s["name"] for s in res["signals"]] == ["bm25", "text:good"]
+    assert res["hits"] and res["total"] > 0
+    why = res["skipped"][f"text:{bad}"]
+    assert f"encoder {bad} failed on this query" in why
+    assert "/srv" not in why  # the exception's text stays in the server log
+
+
+def test_when_no_signal_can_run_the_search_is_unavailable(engine: Any) -> None:
+    with pytest.raises(UnavailableError, match="no signal could answer"):
+        run(engine, profile("broken", lexical=False))
+
+
+def test_a_failed_transcription_leaves_the_acoustic_signal(engine: Any) -> None:
+    def deaf(_: np.ndarray) -> str:
+        raise RuntimeError("decoder crashed")
+
+    searcher = Searcher(engine, encoder=ENCODERS.__getitem__, transcribe=deaf)
+    p = Profile("p", (Signal("bm25", LEXICAL, TEXT, 1.0),
+                      Signal("audio:text_vector", KNN, "audio", 1.0, "text_vector", "good")))
+    req = parse_request({}, engine.schema, audio=True)
+    res = searcher.search(req, p, audio=np.zeros(16000, np.float32))
+    assert [s["name"] for s in res["signals"]] == ["audio:text_vector"]
+    assert "could not be transcribed" in res["skipped"]["bm25"]
+    with pytest.raises(UnavailableError):
+        searcher.search(req, Profile("lex", (Signal("bm25", LEXICAL, TEXT, 1.0),)),
+                        audio=np.zeros(16000, np.float32))
