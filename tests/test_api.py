@@ -281,6 +281,9 @@ DEEP_NOT = '{"q": "x", "filter": ' + '{"not": ' * 1000 + '{"term": {"brand": "x"
     ("post", "/search", '{"q": "x", "facets": ' + "[" * 1000 + "]" * 1000 + "}"),
     ("post", "/products", "[" * 1000 + "]" * 1000),
     ("put", "/profiles/deep", '{"signals": ' + "[" * 1000 + "]" * 1000 + "}"),
+    ("post", "/experiments", '{"name": "deep", "variants": ' + "[" * 1000 + "]" * 1000 + "}"),
+    ("post", "/events", "[" * 1000 + "]" * 1000),
+    ("put", "/judgments", '{"query": "x", "doc": ' + "[" * 1000 + "]" * 1000 + "}"),
 ])
 def test_deeply_nested_json_is_a_400_on_every_endpoint(api: Any, method: str, path: str,
                                                        body: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
+from hybrid.api import jsonbody
 from hybrid.api.security import require_key
 from hybrid.api.services import Services, services
 from hybrid.errors import EngineError, QueryError, TooLargeError
@@ -151,7 +152,7 @@ def _interleaved(svc: Services, req: SearchRequest, exp: Experiment, unit: Unit,
 @require_key
 def create() -> tuple[Response, int]:
     svc = services()
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     if not isinstance(body, dict):
         raise QueryError("send the experiment as a JSON object")
     exp = Experiment.from_dict(body)
@@ -190,7 +191,7 @@ def post_events() -> tuple[Response, int]:
     """One event (200; a 400 problem naming the field if it is bad), or a list (200,
     or 207 when some are rejected, with one result per item)."""
     svc = services()
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     now = time.time()
     if isinstance(body, dict):
         event = validate(body, now)  # EventError: a 400 problem naming the field

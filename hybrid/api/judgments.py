@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from hybrid.api import jsonbody
 from hybrid.api.security import require_key
 from hybrid.api.services import services
 from hybrid.errors import QueryError
@@ -31,7 +32,7 @@ def get_judgments() -> Response:
 @bp.put("/judgments")
 @require_key
 def put_judgment() -> Response:
-    body = request.get_json(force=True, silent=True)
+    body = jsonbody.loads(request.get_data())
     if not isinstance(body, dict):
         raise QueryError('send {"query": text, "doc": product id, "grade": 0, 1 or 2} '
                          '(and optionally "qid") as a JSON object')
