@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_INTERVAL": 1.0,       # seconds: other processes' writes show within this
     "WARM": True,                  # load the default profile's encoders at start
     "VECTORS": "auto",             # POST /products: celery (REDIS_URL), background, off
+    "CONNECTIONS": {},             # template signals: name -> {"url", ...}; or env, see
+                                   # hybrid.search.template
+    "SHADOW_PROFILES": [],         # profiles run beside the serving one, off the request path
+    "SHADOW_SAMPLE": 0.0,          # share of searches that shadows see (0 to 1)
+    "SHADOW_QUEUE": 64,            # searches waiting for the shadows; more are dropped
+    "SHADOW_LOG": None,            # JSONL path; default <INDEX>/shadow/shadow.jsonl
 }
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from hybrid.api.services import Services, services
 from hybrid.api.metrics import PRODUCTS
 from hybrid.api.security import require_key
+from hybrid.api.services import Services, services
 from hybrid.catalog.product import Product, RowError
 from hybrid.errors import NotFoundError, QueryError, TooLargeError
 from hybrid.search.searcher import IMAGE_SUFFIXES

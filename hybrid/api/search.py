@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.services import services
 from hybrid.api.metrics import observe_search
+from hybrid.api.services import services
 from hybrid.errors import InputError, QueryError
 from hybrid.planner.plan import parse_request
 from hybrid.search.inputs import Limits, decode_audio, decode_image, fetch_image, from_base64
@@ -21,15 +21,19 @@ JSON_FIELDS = ("filter", "facets", "weights")  # sent as JSON text in forms and 
 @bp.route("/search", methods=["GET", "POST"])
 def search() -> Response:
     svc = services()
-    data, image, audio = read_query(svc.limits)
-    req = parse_request(data, svc.engine.schema, image=image is not None,
-                        audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
-    name, _, version = (req.profile or svc.config["PROFILE"]).partition("@")
-    profile = svc.profiles.get(name, int(version) if version else None)
-    svc.refresh()
-    result = svc.searcher.search(req, profile, image=image, audio=audio)
-    observe_search(result)
-    return jsonify(result)
+    shadow = svc.shadow
+    with shadow.serving():
+        data, image, audio = read_query(svc.limits)
+        req = parse_request(data, svc.engine.schema, image=image is not None,
+                            audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
+        name, _, version = (req.profile or svc.config["PROFILE"]).partition("@")
+        profile = svc.profiles.get(name, int(version) if version else None)
+        svc.refresh()
+        result = svc.searcher.search(req, profile, image=image, audio=audio)
+        observe_search(result)
+        response = jsonify(result)
+    shadow.offer(req, result, image=image, audio=audio)
+    return response
 
 
 def read_query(limits: Limits) -> tuple[dict[str, Any], Any, np.ndarray | None]:

@@ -63,20 +63,40 @@ def iter_catalog(
     Bad paths and formats raise CatalogError right away, before iteration starts.
     """
     path = Path(path)
+    return _products(
+        _raw(path, format), mapping or FieldMapping.default(), report or LoadReport(),
+        path.absolute().parent
+    )
+
+
+def read_rows(path: str | os.PathLike[str], format: str | None = None
+              ) -> Iterator[Mapping[str, Any]]:
+    """The readable rows of a catalog file as they are (no field map), e.g. to guess
+    its column types; unreadable rows are left out."""
+    return (row for _, row, problem in _raw(Path(path), format)
+            if row is not None and not problem)
+
+
+def _raw(path: Path, format: str | None) -> Iterator[_Raw]:
     kind, compressed = _detect_format(path, format)
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
     if kind == "parquet" and compressed:
         raise CatalogError(f"gzip-compressed Parquet is not supported: {path}")
     if kind == "jsonl":
-        raw = _read_jsonl(path, compressed)
-    elif kind == "parquet":
-        raw = _read_parquet(path)
-    else:
-        raw = _read_csv(path, compressed, "\t" if kind == "tsv" else ",")
-    return _products(
-        raw, mapping or FieldMapping.default(), report or LoadReport(), path.absolute().parent
-    )
+        return _read_jsonl(path, compressed)
+    if kind == "parquet":
+        return _read_parquet(path)
+    return _read_csv(path, compressed, "\t" if kind == "tsv" else ",")
+
+
+def iter_rows(
+    rows: Iterator[Mapping[str, Any]], mapping: FieldMapping, report: LoadReport | None = None
+) -> Iterator[Product]:
+    """Products from rows read elsewhere (an OpenSearch index): the same checks and
+    report as a file's rows, numbered from 1; image and audio paths stay as they are."""
+    raw: Iterator[_Raw] = ((n, row, None) for n, row in enumerate(rows, start=1))
+    return _products(raw, mapping, report or LoadReport(), None)
 
 
 def _detect_format(path: Path, format: str | None) -> tuple[str, bool]:
@@ -98,7 +118,7 @@ def _detect_format(path: Path, format: str | None) -> tuple[str, bool]:
 
 
 def _products(
-    raw: Iterator[_Raw], mapping: FieldMapping, report: LoadReport, base: Path
+    raw: Iterator[_Raw], mapping: FieldMapping, report: LoadReport, base: Path | None
 ) -> Iterator[Product]:
     seen: dict[str, int] = {}
     for line, row, problem in raw:
@@ -118,8 +138,9 @@ def _products(
             report.rejected.append(Rejected(line, product.id, "id", reason))
             continue
         seen[product.id] = line
-        product.images = [_resolve(p, base) for p in product.images]
-        product.audio = [_resolve(p, base) for p in product.audio]
+        if base is not None:
+            product.images = [_resolve(p, base) for p in product.images]
+            product.audio = [_resolve(p, base) for p in product.audio]
         report.accepted += 1
         yield product
 

@@ -71,12 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, evaluate, serve, vectors
+    from hybrid.cli import align, evaluate, replace, serve, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
     serve.add_parser(sub)
     evaluate.add_parsers(sub, _open_existing)
+    replace.add_parsers(sub, ingest, _open_existing)
     return p
 
 
@@ -93,9 +94,7 @@ def _open_existing(args: argparse.Namespace) -> Any:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from hybrid.catalog import FieldMapping, LoadReport, Rejected, iter_catalog
+    from hybrid.catalog import FieldMapping, LoadReport, iter_catalog
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
@@ -106,7 +105,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         shutil.rmtree(index)
     mapping = FieldMapping.load(args.field_map) if args.field_map else None
     report = LoadReport()
-    products = iter_catalog(args.catalog, mapping, report, format=args.format)
+    return ingest(args, iter_catalog(args.catalog, mapping, report, format=args.format), report)
+
+
+def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any) -> int:
+    """Write products in batches (lexically searchable once committed), report the rejected
+    rows, then plan the vectors: computed here, or by the workers with REDIS_URL. Uses
+    args.index, mapping, batch_size, no_progress, rejects and no_vectors."""
+    from tqdm import tqdm
+
+    from hybrid.catalog import Rejected
+
+    index = Path(args.index)
     engine = _engine(args, args.mapping)
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
