@@ -103,19 +103,21 @@ def test_a_field_map_is_proposed_from_a_foreign_mapping() -> None:
     assert types["specs_colour"] == "keyword"
     proposed = propose(types)
     assert proposed.fields == {"id": "sku", "title": "name", "description": "long_text",
-                               "category": "product_type", "price": "cost"}
-    assert proposed.attributes == ["maker", "dept", "specs_colour", "specs_weight"]
+                               "brand": "maker", "category": "product_type", "price": "cost"}
+    assert proposed.attributes == ["dept", "specs_colour", "specs_weight"]
     assert proposed.ignore == ["embedding"]
     row = flatten({"sku": "S1", "name": "Red shoe", "specs": {"colour": "Red"}, "cost": 9.5})
     product = proposed.apply(row)
     assert product["attributes"] == {"specs_colour": "Red"} and product["price"] == 9.5
+    assert propose({"code": "keyword", "blurb": "text"}).fields["title"] == "blurb"
     assert propose({"title": "text"}).fields["id"] == "_id"
 
 
 def test_an_exports_column_types_are_guessed_from_sample_rows() -> None:
     rows = [{"id": "1", "name": "Shoe", "blurb": "x" * 100, "price": 3, "tags": ["a"]}]
-    assert sample_types(rows) == {"id": "keyword", "name": "keyword", "blurb": "text",
-                                  "price": "float", "tags": "keyword"}
+    rows.append({"id": "2", "price": "4.5", "code": "0012"})  # CSV: numbers as text
+    assert sample_types(rows) == {"id": "float", "name": "keyword", "blurb": "text",
+                                  "price": "float", "tags": "keyword", "code": "float"}
 
 
 def test_overlap_and_rank_biased_overlap_pinned() -> None:
@@ -193,3 +195,30 @@ def test_the_shadow_report_aggregates_the_log(tmp_path: Path) -> None:
     assert {p.name for p in md[1:]} == {"shadow-overlap.png", "shadow-latency.png"}
     html = write(report, tmp_path / "report.html")[0].read_text()
     assert html.count("data:image/png;base64") == 2
+
+
+@pytest.mark.integration
+def test_import_from_an_export_file_proposes_then_imports(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from hybrid.cli.main import main
+
+    export = tmp_path / "export.csv"
+    export.write_text("sku,name,long_copy,maker,cost\n"
+                      f"S1,Red running shoe,{'Light and fast. ' * 6},Acme,49.5\n"
+                      f"S2,Blue rain jacket,{'Keeps you dry. ' * 6},Brolly,80\n"
+                      ",No id here,x,Acme,1\n")
+    index = tmp_path / "index"
+    assert main(["--index", str(index), "import", "--from-file", str(export)]) == 0
+    proposed = json.loads(capsys.readouterr().out)
+    assert proposed["fields"] == {"id": "sku", "title": "name", "description": "long_copy",
+                                  "brand": "maker", "price": "cost"}
+    assert not index.exists()
+    (tmp_path / "map.json").write_text(json.dumps(proposed))
+    assert main(["--index", str(index), "import", "--from-file", str(export), "--field-map",
+                 str(tmp_path / "map.json"), "--no-vectors", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "indexed 2 products" in out and "rejected 1" in out and "line 4" in out
+    assert main(["--index", str(index), "import", "--from-index", "x", "--connection",
+                 "nowhere"]) == 2
+    assert "HYBRID_CONNECTION_NOWHERE_URL" in capsys.readouterr().err

@@ -19,25 +19,12 @@ import pytest
 
 from hybrid.search.profiles import ProfileStore
 from hybrid.testing.servers import REPO, ApiServer
+from hybrid.testing.shop import create_source, profiles
 
 requests = pytest.importorskip("requests")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 QUERIES = 8           # judged fashion_text dev queries whose products are imported
 PER_QUERY = 8         # relevant products kept per query
-SOURCE_MAPPING = {
-    "settings": {"number_of_shards": 2, "analysis": {"analyzer": {
-        "shop_text": {"type": "standard", "stopwords": "_english_"}}}},
-    "mappings": {"dynamic": "strict", "properties": {
-        "sku": {"type": "keyword"}, "name": {"type": "text", "analyzer": "shop_text"},
-        "blurb": {"type": "text", "analyzer": "shop_text"}, "category": {"type": "keyword"},
-        "gender": {"type": "keyword"}, "usage": {"type": "keyword"},
-        "cost": {"type": "float"},
-        "specs": {"properties": {"colour": {"type": "keyword"},
-                                 "season": {"type": "keyword"}}}}}}
-# the shop's BM25 search: mustache text, so that the filters go in as JSON
-TEMPLATE = ('{"size": {{size}}, "_source": ["sku"], "query": {"bool": {"must": {'
-            '"multi_match": {"query": "{{query}}", "fields": ["name^2", "blurb", "category"]}},'
-            ' "filter": {{#toJson}}filters{{/toJson}}}}}')
 
 
 def _hybrid(*args: str, index: Path, env: dict[str, str] | None = None
@@ -83,17 +70,7 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
         opensearch_index_name: Callable[[], str]) -> None:
     rows, tasks = _dev_subset(shared_data, tmp_path)
     source = opensearch_index_name()
-    opensearch_client.indices.create(index=source, body=SOURCE_MAPPING)
-    for r in rows:
-        opensearch_client.index(index=source, id=f"doc-{r['product_id']}", body={
-            "sku": r["product_id"], "name": r["title"],
-            "blurb": f"{r['title']}. {r.get('usage', '')} wear for {r.get('season', '')}.",
-            "category": [r[k] for k in ("master_category", "sub_category", "article_type")
-                         if r.get(k)],
-            "gender": r.get("gender"), "usage": r.get("usage"),
-            "cost": round(10 + len(r["title"]) * 1.5, 2),
-            "specs": {"colour": r.get("colour"), "season": r.get("season")}})
-    opensearch_client.indices.refresh(index=source)
+    assert create_source(opensearch_client, source, rows) == len(rows)
     index = tmp_path / "index"
 
     # 1. the proposed field map, read from the source mapping
@@ -119,13 +96,8 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
 
     # 3. profiles: the old search alone, hybrid's own signals
     store = ProfileStore(index / "profiles")
-    template = {"connection": "shop", "index": source, "source": TEMPLATE, "id_field": "sku"}
-    store.save({"name": "old", "signals": [{"kind": "template", "name": "old",
-                                            "template": template}]})
-    store.save({"name": "hybrid", "signals": [
-        {"name": "bm25", "kind": "lexical", "weight": 0.5},
-        {"name": "text:text_vector", "kind": "knn", "field": "text_vector",
-         "encoder": "e5-small", "weight": 0.5}]})
+    for profile in profiles(source, connection="shop").values():
+        store.save(profile)
 
     # 4. the same traffic, shadow off and on
     env = {"HYBRID_PROFILE": "old", "HYBRID_CONNECTIONS": json.dumps({"shop": opensearch_url})}

@@ -26,6 +26,7 @@ KEEP_ALIVE = "5m"
 PRICE_NAMES = ("price", "sale_price", "list_price", "current_price", "cost", "amount")
 DESCRIPTION_NAMES = ("description", "desc", "body", "details", "long_description", "summary",
                      "product_description", "text")
+BRAND_NAMES = (*ALIASES["brand"], "maker", "make", "label")
 CATEGORY_NAMES = ("category", "categories", "category_path", "department", "product_type",
                   "type", "section", "family")
 
@@ -50,8 +51,10 @@ def field_types(mapping: Mapping[str, Any]) -> dict[str, str]:
 
 def sample_types(rows: list[Mapping[str, Any]]) -> dict[str, str]:
     """Column name -> text, keyword or float, guessed from sample rows of an export:
-    numbers are numbers, strings longer than 60 characters on average are text."""
+    numbers (also as text, as in CSV) are numbers, strings longer than 60 characters on
+    average are text, other strings keywords."""
     lengths: dict[str, list[int]] = {}
+    numeric: dict[str, bool] = {}
     out: dict[str, str] = {}
     for row in rows:
         for name, value in row.items():
@@ -61,11 +64,21 @@ def sample_types(rows: list[Mapping[str, Any]]) -> dict[str, str]:
                 out.setdefault(name, "float")
             elif isinstance(value, str):
                 lengths.setdefault(name, []).append(len(value))
+                numeric[name] = numeric.get(name, True) and _number(value)
             elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
                 out.setdefault(name, "keyword")
     for name, ls in lengths.items():
-        out.setdefault(name, "text" if sum(ls) / len(ls) > 60 else "keyword")
+        kind = "float" if numeric[name] else "text" if sum(ls) / len(ls) > 60 else "keyword"
+        out.setdefault(name, kind)
     return out
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def propose(types: Mapping[str, str]) -> FieldMapping:
@@ -99,9 +112,9 @@ def propose(types: Mapping[str, str]) -> FieldMapping:
     fields: dict[str, str | list[str]] = {}
     for name, kinds, names, first in (
             ("id", ("keyword", "number"), ("id", *ALIASES["id"]), False),
-            ("title", ("text",), ALIASES["title"], True),
+            ("title", ("text", "keyword"), ALIASES["title"], True),
             ("description", ("text",), DESCRIPTION_NAMES, True),
-            ("brand", ("keyword",), ALIASES["brand"], False),
+            ("brand", ("keyword",), BRAND_NAMES, False),
             ("category", ("keyword", "text"), CATEGORY_NAMES, False),
             ("price", ("number",), PRICE_NAMES, True),
             ("currency", ("keyword",), ALIASES["currency"], False),
