@@ -49,6 +49,9 @@ def test_a_template_signal_round_trips_and_plans_for_text_queries() -> None:
     ({"source": {}}, "'index'"),
     ({"index": "p", "id": "x", "url": "ftp://host"}, "http"),
     ({"index": "p", "id": "x", "password": "x"}, "unknown key"),
+    ({"index": "p", "id": "x", "url": "http://h:99999"}, "http"),
+    ({"index": "p", "id": "x", "url": 7}, "http"),
+    ({"index": "p", "id": "x", "params": [1]}, "params"),
 ])
 def test_a_template_spec_refuses_what_it_cannot_use(template: dict[str, Any],
                                                     message: str) -> None:

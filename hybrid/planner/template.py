@@ -54,12 +54,7 @@ class TemplateSpec:
         if self.url is not None and self.connection is not None:
             raise ProfileError("a template signal names 'url' or 'connection', not both")
         if self.url is not None:
-            parts = urlsplit(self.url) if isinstance(self.url, str) else None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ProfileError(f"template 'url' must be an http(s) URL, got {self.url!r}")
-            if parts.username or parts.password:
-                raise ProfileError("template 'url' must not carry credentials: name a "
-                                   "connection and set them in the environment")
+            _check_url(self.url)
         if self.connection is not None and not _name(self.connection):
             raise ProfileError("template 'connection' is a name: letters, digits, - and _")
         if not isinstance(self.id_field, str) or not self.id_field:
@@ -92,7 +87,21 @@ class TemplateSpec:
                                f"use {', '.join(KEYS)}")
         return cls(index=d.get("index"), source=d.get("source"), id=d.get("id"),  # type: ignore[arg-type]
                    connection=d.get("connection"), url=d.get("url"),
-                   id_field=d.get("id_field", "_id"), params=dict(d.get("params") or {}))
+                   id_field=d.get("id_field", "_id"), params=d.get("params") or {})
+
+
+def _check_url(url: Any) -> None:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except (ValueError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise ProfileError(f"template 'url' must be an http(s) URL, got {url!r}")
+    if parts.username or parts.password:
+        raise ProfileError("template 'url' must not carry credentials: name a connection "
+                           "and set them in the environment")
 
 
 def _name(v: Any) -> bool:
@@ -151,10 +160,4 @@ def _path(source: Any, dotted: str) -> Any:
             return None
         source = source.get(part)
     return source
-
-
-def describe(spec: TemplateSpec) -> str:
-    """One line for logs and `skipped` reasons."""
-    what = f"stored template {spec.id}" if spec.id else "inline template"
-    return f"{what} on {spec.index} via {spec.target}"
 
