@@ -32,7 +32,8 @@ def search() -> Response:
         result = svc.searcher.search(req, profile, image=image, audio=audio)
         observe_search(result)
         response = jsonify(result)
-    shadow.offer(req, result, image=image, audio=audio)
+    # offered once the response is sent, so that no shadow competes with sending it
+    response.call_on_close(lambda: shadow.offer(req, result, image=image, audio=audio))
     return response
 
 

@@ -2,8 +2,8 @@
 same request off the request path, and log per query how their results differ from what
 the shopper got (hybrid.evaluation.compare), their zero-result cases and latency.
 
-The served response never waits for a shadow: `offer` puts the request on a bounded
-queue, and a full queue drops it (counted). One background thread per process runs the
+The served response never waits for a shadow: once it is sent, `offer` puts the request
+on a bounded queue, and a full queue drops it (counted). One background thread per process runs the
 queue, and starts a job only while this process serves no request, so shadows use the
 gaps between searches. Each logged line is one served request, as JSON:
 
