@@ -93,18 +93,30 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
     found = _hybrid("search", "shirt", "--json", index=index)
     hit = json.loads(found.stdout)["hits"][0]["source"]
     assert hit["attributes"]["specs_colour"] and hit["price"] > 10
+    scrolled = _hybrid("import", "--from-index", source, "--url", opensearch_url,
+                       "--field-map", str(tmp_path / "field-map.json"), "--batch-size", "7",
+                       "--scroll", "--no-vectors", "--no-progress",
+                       index=tmp_path / "scrolled")
+    assert f"indexed {len(rows):,} products" in scrolled.stdout, scrolled.stderr
+    same = _hybrid("search", "shirt", "--json", index=tmp_path / "scrolled")
+    assert json.loads(same.stdout)["hits"][0]["source"] == hit
 
     # 3. profiles: the old search alone, hybrid's own signals
     store = ProfileStore(index / "profiles")
     for profile in profiles(source, connection="shop").values():
         store.save(profile)
+    store.save({"name": "mixed", "signals": [  # the old search as one signal among others
+        {"kind": "template", "name": "old", "weight": 0.5,
+         "template": profiles(source)["old"]["signals"][0]["template"]},
+        {"name": "bm25", "kind": "lexical", "weight": 0.5}]})
 
     # 4. the same traffic, shadow off and on
     env = {"HYBRID_PROFILE": "old", "HYBRID_CONNECTIONS": json.dumps({"shop": opensearch_url})}
     traffic = [{"q": q} for q in ["navy blue shirt", "black track pants", "women handbag",
                                   "casual shoes", "zzqqxv nothing"]]
     traffic += [{"q": "shirt", "filter": {"term": {"category": "Shirts"}}, "size": 5},
-                {"q": "men", "page": 2, "size": 3}]
+                {"q": "men", "page": 2, "size": 3},
+                {"q": "blue shirt", "profile": "mixed", "explain": True}]
     answers = []
     for shadow in ({}, {"HYBRID_SHADOW_PROFILES": "hybrid", "HYBRID_SHADOW_SAMPLE": "1"}):
         server = ApiServer(index, tmp_path / "serve.log", workers=2, env=env | shadow)
@@ -127,7 +139,11 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
             server.stop()
     assert answers[0] == answers[1]
     served = answers[0]
-    assert all(a["profile"]["name"] == "old" for a in served)
+    assert [a["profile"]["name"] for a in served] == ["old"] * 7 + ["mixed"]
+    assert [s["name"] for s in served[7]["signals"]] == ["old", "bm25"]
+    for hit in served[7]["hits"]:
+        assert sum(e["contribution"] for e in hit["explain"].values()) == pytest.approx(
+            hit["score"])
     assert served[0]["hits"] and served[4]["total"] == 0   # the old search finds nothing
     assert all("Shirts" in h["fields"]["category"] for h in served[5]["hits"])
     assert 'hybrid_shadow_requests_total{outcome="logged"}' in metrics

@@ -139,10 +139,13 @@ def flatten(source: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def read_index(client: Any, index: str, batch: int = 500) -> Iterator[dict[str, Any]]:
+def read_index(client: Any, index: str, batch: int = 500, scroll: bool = False
+               ) -> Iterator[dict[str, Any]]:
     """Every document of `index` as a row (flattened `_source` plus `_id`): a point in
-    time with search_after, or a scroll where that is unavailable."""
+    time with search_after, or a scroll where that is unavailable (or `scroll`)."""
     try:
+        if scroll:
+            raise LookupError("scroll asked for")
         pit = client.create_pit(index=index, keep_alive=KEEP_ALIVE)["pit_id"]
     except Exception:  # no PIT on this cluster (or not allowed): scroll
         yield from _scroll(client, index, batch)

@@ -35,6 +35,8 @@ def add_parsers(sub: Any, ingest: Callable[[argparse.Namespace, Iterator[Any], A
                     "mappings/products.json)")
     im.add_argument("--format", choices=["jsonl", "csv", "tsv", "parquet"])
     im.add_argument("--batch-size", type=int, default=500)
+    im.add_argument("--scroll", action="store_true", help="read the index with a scroll "
+                    "rather than a point in time (used anyway where PIT is unavailable)")
     im.add_argument("--rejects", type=Path, help="write every rejected row here as JSONL")
     im.add_argument("--no-progress", action="store_true")
     im.add_argument("--no-vectors", action="store_true",
@@ -100,8 +102,8 @@ def cmd_import(args: argparse.Namespace, ingest: Callable[..., int]) -> int:
     mapping = FieldMapping.load(args.field_map)
     report = LoadReport()
     if client is not None:
-        products = iter_rows(read_index(client, args.from_index, args.batch_size), mapping,
-                             report)
+        products = iter_rows(read_index(client, args.from_index, args.batch_size,
+                                        args.scroll), mapping, report)
     else:
         products = iter_catalog(args.from_file, mapping, report, format=args.format)
     return ingest(args, products, report)
