@@ -98,8 +98,10 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
                        "--scroll", "--no-vectors", "--no-progress",
                        index=tmp_path / "scrolled")
     assert f"indexed {len(rows):,} products" in scrolled.stdout, scrolled.stderr
-    same = _hybrid("search", "shirt", "--json", index=tmp_path / "scrolled")
-    assert json.loads(same.stdout)["hits"][0]["source"] == hit
+    both = [{h["id"]: h["source"] for h in json.loads(
+        _hybrid("search", "", "--size", "100", "--json", index=i).stdout)["hits"]}
+        for i in (index, tmp_path / "scrolled")]
+    assert both[0] == both[1] and len(both[0]) == len(rows)
 
     # 3. profiles: the old search alone, hybrid's own signals
     store = ProfileStore(index / "profiles")
