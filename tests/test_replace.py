@@ -225,3 +225,17 @@ def test_import_from_an_export_file_proposes_then_imports(tmp_path: Path,
     assert main(["--index", str(index), "import", "--from-index", "x", "--connection",
                  "nowhere"]) == 2
     assert "HYBRID_CONNECTION_NOWHERE_URL" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_an_unreachable_source_cluster_is_an_engine_error() -> None:
+    from hybrid.errors import EngineError
+    from hybrid.search.template import TemplateRunner
+    from hybrid.testing.servers import free_port
+
+    spec = TemplateSpec(index="products", id="old", url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(EngineError, match="products"):
+        TemplateRunner().search(spec, "red shoes", {"term": {"brand": "Nike"}}, 10)
+    assert TemplateRunner().problem(spec) is None  # reachable or not, it is configured
+    assert "HYBRID_CONNECTION_GONE_URL" in str(TemplateRunner().problem(
+        TemplateSpec(index="p", id="x", connection="gone")))
