@@ -53,7 +53,7 @@ def test_node_has_the_modules_and_plugins_the_engine_needs(opensearch_client: An
     for node in nodes:
         names = {p["name"] for p in node["plugins"]} | {m["name"] for m in node["modules"]}
         assert {"opensearch-knn", "opensearch-neural-search", "lang-painless",
-                "analysis-common", "reindex"} <= names
+                "analysis-common", "reindex", "lang-mustache"} <= names
 
 
 def test_bm25_uses_the_mappings_analyzers(opensearch_client: Any, products: str) -> None:
@@ -125,6 +125,28 @@ def test_reindex_into_a_new_version_and_switch_the_alias(
     hit = opensearch_client.search(index=alias, body={"query": {"knn": {"text_vector": {
         "vector": _vector(3), "k": 1}}}, "size": 1})["hits"]["hits"][0]
     assert (hit["_index"], hit["_id"]) == (new, "p4")
+
+
+def test_search_templates_render_and_search_with_mustache(
+        opensearch_client: Any, products: str) -> None:
+    source = {"query": {"bool": {"must": {"match": {"title": "{{query}}"}},
+                                 "filter": [{"term": {"category": "{{category}}"}}]}}}
+    params = {"query": "running", "category": "Shoes"}
+    rendered = opensearch_client.render_search_template(body={"source": source,
+                                                              "params": params})
+    assert rendered["template_output"]["query"]["bool"]["must"]["match"]["title"] == "running"
+    found = opensearch_client.search_template(index=products, body={"source": source,
+                                                                    "params": params})
+    assert sorted(_ids(found)) == ["p2", "p3"]
+    script = f"{products}-template"
+    opensearch_client.put_script(id=script, body={"script": {
+        "lang": "mustache", "source": json.dumps(source)}})
+    try:
+        stored = opensearch_client.search_template(index=products, body={
+            "id": script, "params": params | {"category": "Fruit"}})
+        assert _ids(stored) == []
+    finally:
+        opensearch_client.delete_script(id=script)
 
 
 def test_a_missing_node_is_reported_with_the_command_that_assembles_it(tmp_path: Path) -> None:

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_ROOTS": None,           # folders product media may be read from, besides the
                                    # index's own (hybrid.catalog.media); None: env only
     "MAX_MEDIA_BYTES": 16 * 1024 * 1024,  # one product image or audio file
+    "CONNECTIONS": {},             # template signals: name -> {"url", ...}; or env, see
+                                   # hybrid.search.template
+    "SHADOW_PROFILES": [],         # profiles run beside the serving one, off the request path
+    "SHADOW_SAMPLE": 0.0,          # share of searches that shadows see (0 to 1)
+    "SHADOW_QUEUE": 64,            # searches waiting for the shadows; more are dropped
+    "SHADOW_LOG": None,            # JSONL path; default <INDEX>/shadow/shadow.jsonl
 }
 
 

@@ -27,6 +27,12 @@ PHASES = Histogram("hybrid_search_phase_seconds", "time per search phase", ["pha
 SUBQUERIES = Histogram("hybrid_subquery_seconds", "time per sub-query", ["signal"],
                        buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5))
 PRODUCTS = Counter("hybrid_products_written_total", "products written over HTTP", ["outcome"])
+SHADOW = Counter("hybrid_shadow_requests_total", "searches offered to the shadow profiles: "
+                 "queued, dropped (queue full), logged, failed", ["outcome"])
+
+
+def count_shadow(outcome: str) -> None:
+    SHADOW.labels(outcome).inc()
 
 
 def observe_search(result: dict[str, Any]) -> None:

@@ -160,12 +160,23 @@ SCHEMAS: dict[str, Any] = {
                                "error": {"type": "string"}}}}}},
     "Signal": {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "kind": {"enum": ["lexical", "knn"]},
+        "properties": {"name": {"type": "string"},
+                       "kind": {"enum": ["lexical", "knn", "template"]},
                        "input": {"enum": ["text", "image", "audio"]},
                        "weight": {"type": "number", "minimum": 0, "maximum": 1e6},
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
-                       "depth": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+                       "depth": {"type": "integer", "minimum": 1, "maximum": 1000},
+                       "template": {
+                           "type": "object", "required": ["index"],
+                           "description": "the shop's own search template "
+                                          "(hybrid.planner.template.TemplateSpec)",
+                           "properties": {
+                               "connection": {"type": "string"},
+                               "url": {"type": "string"}, "index": {"type": "string"},
+                               "source": {"type": ["object", "string"]},
+                               "id": {"type": "string"}, "id_field": {"type": "string"},
+                               "params": {"type": "object"}}}}},
     "Judgment": {
         "type": "object", "required": ["doc", "grade"], "additionalProperties": False,
         "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},

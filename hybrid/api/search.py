@@ -25,15 +25,20 @@ JSON_FIELDS = ("filter", "facets", "weights")  # sent as JSON text in forms and 
 @bp.route("/search", methods=["GET", "POST"])
 def search() -> Response:
     svc = services()
-    data, image, audio = read_query(svc.limits)
-    unit = Unit.pop(data)
-    req = parse_request(data, svc.engine.schema, image=image is not None,
-                        audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
-    svc.refresh()
-    result = search_logged(svc, req, unit, image=image, audio=audio)
-    observe_search(result)
-    result["skipped"] = {k: redact_paths(v) for k, v in result["skipped"].items()}
-    return jsonify(result)
+    shadow = svc.shadow
+    with shadow.serving():
+        data, image, audio = read_query(svc.limits)
+        unit = Unit.pop(data)
+        req = parse_request(data, svc.engine.schema, image=image is not None,
+                            audio=audio is not None, max_size=int(svc.config["MAX_PAGE_SIZE"]))
+        svc.refresh()
+        result = search_logged(svc, req, unit, image=image, audio=audio)
+        observe_search(result)
+        result["skipped"] = {k: redact_paths(v) for k, v in result["skipped"].items()}
+        response = jsonify(result)
+    # offered once the response is sent, so that no shadow competes with sending it
+    response.call_on_close(lambda: shadow.offer(req, result, image=image, audio=audio))
+    return response
 
 
 def read_query(limits: Limits) -> tuple[dict[str, Any], Any, np.ndarray | None]:

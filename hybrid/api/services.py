@@ -25,6 +25,7 @@ class Services:
         self._lock = threading.Lock()
         self._engine: Any = None
         self._searcher: Any = None
+        self._shadow: Any = None
         self._refreshed = time.monotonic()
         self.ready = threading.Event()
         self.unavailable: dict[str, str] = {}
@@ -60,7 +61,7 @@ class Services:
             if self._searcher is None:
                 from hybrid.search.searcher import Searcher
 
-                self._searcher = Searcher(engine)
+                self._searcher = Searcher(engine, connections=self.config["CONNECTIONS"])
             return self._searcher
 
     def media(self) -> MediaRoots:
@@ -68,6 +69,28 @@ class Services:
         folders, MEDIA_ROOTS (else HYBRID_MEDIA_ROOTS), capped at MAX_MEDIA_BYTES."""
         return MediaRoots.for_index(self.index, self.config.get("MEDIA_ROOTS"),
                                     self.config.get("MAX_MEDIA_BYTES"))
+    @property
+    def shadow(self) -> Any:
+        """The process's ShadowRunner (hybrid.search.shadow), from the SHADOW_* config."""
+        searcher = self.searcher
+        with self._lock:
+            if self._shadow is None:
+                from hybrid.api.metrics import count_shadow
+                from hybrid.search.shadow import ShadowRunner
+
+                profiles = self.config["SHADOW_PROFILES"]
+                if isinstance(profiles, str):
+                    profiles = [p for p in profiles.split(",") if p]
+                log = self.config["SHADOW_LOG"] or self.index / "shadow" / "shadow.jsonl"
+                self._shadow = ShadowRunner(
+                    searcher.search, self._profile, profiles,
+                    float(self.config["SHADOW_SAMPLE"]), log,
+                    int(self.config["SHADOW_QUEUE"]), count_shadow)
+            return self._shadow
+
+    def _profile(self, ref: str) -> Any:
+        name, _, version = ref.partition("@")
+        return self.profiles.get(name, int(version) if version else None)
 
     def refresh(self, force: bool = False) -> None:
         """See other processes' writes, at most once per REFRESH_INTERVAL (at once after

@@ -20,7 +20,7 @@ from hybrid.catalog.rules import CatalogRules, LoadReport, Raw, Rejected, check_
 from hybrid.errors import CatalogError
 
 __all__ = ["FORMATS", "MAX_ROW_BYTES", "MAX_ROW_GROUP_BYTES", "LoadReport", "Rejected",
-           "iter_catalog"]
+           "iter_catalog", "iter_rows", "read_rows"]
 
 FORMATS = ("jsonl", "csv", "tsv", "parquet")
 _EXTENSIONS = {
@@ -52,20 +52,42 @@ def iter_catalog(
     CatalogError right away, before iteration starts.
     """
     path = Path(path)
+    raw = _raw(path, format)  # raises CatalogError now, before iteration
+    base = path.absolute().parent
+    rules = CatalogRules(mapping or FieldMapping.default(), vector_dims,
+                         media or MediaRoots.of([base, *configured_roots()]), str(base))
+    return (product for _, product in check_rows(raw, rules, report or LoadReport()))
+
+
+def read_rows(path: str | os.PathLike[str], format: str | None = None
+              ) -> Iterator[Mapping[str, Any]]:
+    """The readable rows of a catalog file as they are (no field map), e.g. to guess
+    its column types; unreadable rows are left out."""
+    return (row for _, row, problem in _raw(Path(path), format)
+            if row is not None and not problem)
+
+
+def _raw(path: Path, format: str | None) -> Iterator[Raw]:
     kind, compressed = _detect_format(path, format)
     if not path.is_file():
         raise CatalogError(f"catalog file not found: {path}")
     if kind == "parquet" and compressed:
         raise CatalogError(f"gzip-compressed Parquet is not supported: {path}")
     if kind == "jsonl":
-        raw = _read_jsonl(path, compressed)
-    elif kind == "parquet":
-        raw = _read_parquet(path)
-    else:
-        raw = _read_csv(path, compressed, "\t" if kind == "tsv" else ",")
-    base = path.absolute().parent
-    rules = CatalogRules(mapping or FieldMapping.default(), vector_dims,
-                         media or MediaRoots.of([base, *configured_roots()]), str(base))
+        return _read_jsonl(path, compressed)
+    if kind == "parquet":
+        return _read_parquet(path)
+    return _read_csv(path, compressed, "\t" if kind == "tsv" else ",")
+
+
+def iter_rows(
+    rows: Iterator[Mapping[str, Any]], mapping: FieldMapping, report: LoadReport | None = None
+) -> Iterator[Product]:
+    """Products from rows read elsewhere (an OpenSearch index): the same rules and
+    report as a file's rows, numbered from 1; media paths are not checked here (they are
+    when the vectors are computed)."""
+    raw: Iterator[Raw] = ((n, row, None) for n, row in enumerate(rows, start=1))
+    rules = CatalogRules(mapping)
     return (product for _, product in check_rows(raw, rules, report or LoadReport()))
 
 

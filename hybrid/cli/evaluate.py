@@ -88,6 +88,24 @@ def _setup(args: argparse.Namespace, open_existing: Any, profiles: dict[str, Any
 
 
 def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
+    result = evaluate_profiles(args, open_existing)
+    if args.report:
+        from hybrid.evaluation.report import write_report
+
+        for path in write_report(result, args.report):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_means(result), indent=2))
+    else:
+        print(table(result))
+    return 0
+
+
+def evaluate_profiles(args: argparse.Namespace, open_existing: Any) -> dict[str, Any]:
+    """The scores of args.profile (and with args.signals each signal of the first) on the
+    judged tasks, against args.baseline (default: the first), as write_report takes them;
+    with args.report, the weight curves too. What `hybrid eval` and `hybrid shadow report`
+    print and render."""
     from hybrid.evaluation.suite import curves, score_runs, single_signal, stamp, static_runs
     from hybrid.search.profiles import ProfileStore
 
@@ -111,15 +129,7 @@ def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
     result = stamp(score_runs(tasks, runs, baseline), str(args.index))
     if args.report:
         result["curves"] = curves(collected_for[next(iter(profiles))], tasks, first)
-        from hybrid.evaluation.report import write_report
-
-        for path in write_report(result, args.report):
-            print(f"wrote {path}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(_means(result), indent=2))
-    else:
-        print(table(result))
-    return 0
+    return result
 
 
 def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:

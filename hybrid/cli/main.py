@@ -73,13 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, evaluate, experiments, serve, vectors
+    from hybrid.cli import align, evaluate, experiments, replace, serve, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
     serve.add_parser(sub)
     evaluate.add_parsers(sub, _open_existing)
     experiments.add_parsers(sub)
+    replace.add_parsers(sub, ingest, _open_existing)
     return p
 
 
@@ -96,10 +97,7 @@ def _open_existing(args: argparse.Namespace) -> Any:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from hybrid.catalog import FieldMapping, LoadReport, MediaRoots, Rejected, iter_catalog
-    from hybrid.catalog.media import configured_roots, remember
+    from hybrid.catalog import FieldMapping, LoadReport
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
@@ -110,14 +108,41 @@ def cmd_index(args: argparse.Namespace) -> int:
         shutil.rmtree(index)
     mapping = FieldMapping.load(args.field_map) if args.field_map else None
     report = LoadReport()
-    # the folders media may come from; remembered in the index for workers and the API
-    roots = [args.catalog.absolute().parent, *configured_roots()]
-    dims: dict[str, int] = {}  # filled from the index's mapping before the first row is read
-    products = iter_catalog(args.catalog, mapping, report, format=args.format,
+    return ingest(args, *read_catalog(args.catalog, mapping, report, args.format))
+
+
+def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
+                 ) -> tuple[Iterator[Any], Any, list[str], dict[str, int]]:
+    """(products, report, media roots, vector dims) for `ingest`: media may come from the
+    catalog's folder and HYBRID_MEDIA_ROOTS; the dims are filled in by `ingest`."""
+    from hybrid.catalog import MediaRoots, iter_catalog
+    from hybrid.catalog.media import configured_roots
+
+    roots = [str(Path(path).absolute().parent), *configured_roots()]
+    dims: dict[str, int] = {}
+    products = iter_catalog(path, mapping, report, format=format,
                             media=MediaRoots.of(roots), vector_dims=dims)
+    return products, report, roots, dims
+
+
+def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
+           roots: list[str] | None = None, dims: dict[str, int] | None = None) -> int:
+    """Write products in batches (lexically searchable once committed), report the rejected
+    rows, then plan the vectors: computed here, or by the workers with REDIS_URL. Uses
+    args.index, mapping, batch_size, no_progress, rejects, no_vectors and
+    recompute_vectors. `roots` are remembered in the index as its media roots; `dims`
+    is filled with the index's vector dimensions before the first product is read."""
+    from tqdm import tqdm
+
+    from hybrid.catalog import Rejected
+    from hybrid.catalog.media import remember
+
+    index = Path(args.index)
     engine = _engine(args, args.mapping)
-    dims.update({name: f.dimension for name, f in engine.schema.vector_fields.items()})
-    remember(index, roots)
+    if dims is not None:
+        dims.update({name: f.dimension for name, f in engine.schema.vector_fields.items()})
+    if roots is not None:
+        remember(index, roots)
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)

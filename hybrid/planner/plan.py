@@ -22,6 +22,7 @@ from hybrid.planner.adaptive import WeightModel
 from hybrid.planner.features import query_features
 from hybrid.planner.fusion import Ranked
 from hybrid.planner.profile import AUDIO, IMAGE, KNN, LEXICAL, TEXT, Profile, valid_name
+from hybrid.planner.template import TemplateSpec
 
 MAX_SIZE = 100
 MAX_TEXT = 1000
@@ -115,13 +116,14 @@ def _int(v: Any, name: str, lo: int, hi: int) -> int:
 @dataclass(frozen=True)
 class SubQuery:
     signal: str
-    kind: str                 # lexical | knn
+    kind: str                 # lexical | knn | template
     input: str                # text | image | audio
     weight: float
     depth: int
     field: str | None = None  # knn
     encoder: str | None = None
     fields: dict[str, float] | None = None  # lexical: field -> boost
+    template: TemplateSpec | None = None    # template: the shop's own search
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
             skipped[s.name] = reason
             continue
         subqueries.append(SubQuery(s.name, s.kind, s.input, s.weight, s.depth or profile.depth,
-                                   s.field, s.encoder, s.fields))
+                                   s.field, s.encoder, s.fields, s.template))
     if not subqueries:
         raise QueryError("no signal of profile "
                          f"{profile.name!r} can answer this query: "

@@ -2,8 +2,9 @@
 are normalised and combined, and how deep each sub-query goes. Named and versioned,
 round-tripping through `to_dict` / `from_dict`; stored as JSON beside the index.
 
-A signal is one sub-query: BM25 over text fields ("bm25"), or k-NN on one vector
-field fed by one input of the query. k-NN signals are named "<input>:<field>", e.g.
+A signal is one sub-query: BM25 over text fields ("bm25"), k-NN on one vector
+field fed by one input of the query, or a shop's own search template run on its existing
+index ("template", hybrid.planner.template). k-NN signals are named "<input>:<field>", e.g.
 "text:image_text_vector" is a text query, encoded into the image field's text space,
 searching product images. Pure: no I/O.
 """
@@ -18,8 +19,10 @@ from typing import Any
 from hybrid.errors import ProfileError
 from hybrid.planner.adaptive import WeightModel
 from hybrid.planner.fusion import COMBINER_NAMES, MISSING_POLICIES, NORMALIZERS, RRF_K
+from hybrid.planner.template import TemplateSpec
 
-LEXICAL, KNN = "lexical", "knn"
+LEXICAL, KNN, TEMPLATE = "lexical", "knn", "template"
+KINDS = (LEXICAL, KNN, TEMPLATE)
 TEXT, IMAGE, AUDIO = "text", "image", "audio"
 INPUTS = (TEXT, IMAGE, AUDIO)
 DEFAULT_DEPTH = 100
@@ -38,6 +41,7 @@ class Signal:
     encoder: str | None = None     # knn: registry name of the query encoder
     fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
     depth: int | None = None       # overrides the profile's depth
+    template: TemplateSpec | None = None  # template: the shop's own search
 
     def __post_init__(self) -> None:
         _number(self.weight, f"weight of {self.name}")
@@ -48,6 +52,8 @@ class Signal:
         for key in ("field", "encoder", "fields", "depth"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
+        if self.template is not None:
+            d["template"] = self.template.to_dict()
         return d
 
     @classmethod
@@ -55,22 +61,29 @@ class Signal:
         if not isinstance(d, Mapping):
             raise ProfileError(f"a signal is an object, got {d!r}")
         unknown = set(d) - {"name", "kind", "input", "weight", "field", "encoder", "fields",
-                            "depth"}
+                            "depth", "template"}
         if unknown:
             raise ProfileError(f"signal has unknown key(s) {', '.join(sorted(unknown))}")
-        kind = d.get("kind", KNN if d.get("field") else LEXICAL)
-        if kind not in (LEXICAL, KNN):
-            raise ProfileError(f"signal kind must be lexical or knn, got {kind!r}")
+        kind = d.get("kind", TEMPLATE if d.get("template") else
+                     KNN if d.get("field") else LEXICAL)
+        if kind not in KINDS:
+            raise ProfileError(f"signal kind must be one of {', '.join(KINDS)}, got {kind!r}")
         inp = d.get("input", TEXT)
         if inp not in INPUTS:
             raise ProfileError(f"signal input must be one of {', '.join(INPUTS)}, got {inp!r}")
-        if kind == LEXICAL and inp != TEXT:
-            raise ProfileError("a lexical signal takes text input (audio arrives as its "
+        if kind in (LEXICAL, TEMPLATE) and inp != TEXT:
+            raise ProfileError(f"a {kind} signal takes text input (audio arrives as its "
                                "transcript)")
+        template = None
+        if kind == TEMPLATE:
+            template = TemplateSpec.from_dict(d.get("template"))
+        elif d.get("template") is not None:
+            raise ProfileError("only a template signal has 'template'")
         fld, enc = d.get("field"), d.get("encoder")
         if kind == KNN and (not isinstance(fld, str) or not isinstance(enc, str)):
             raise ProfileError("a knn signal needs 'field' (vector field) and 'encoder'")
-        name = d.get("name") or ("bm25" if kind == LEXICAL else f"{inp}:{fld}")
+        name = d.get("name") or {LEXICAL: "bm25", TEMPLATE: "template"}.get(kind,
+                                                                           f"{inp}:{fld}")
         fields = d.get("fields")
         if fields is not None:
             if not isinstance(fields, Mapping) or not fields:
@@ -81,7 +94,7 @@ class Signal:
         if depth is not None:
             depth = _depth(depth)
         return cls(str(name), kind, inp, _number(d.get("weight", 1.0), f"weight of {name}"),
-                   fld, enc, fields, depth)
+                   fld, enc, fields, depth, template)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from hybrid.engines.filters import empty_facets
 from hybrid.errors import QueryError, UnavailableError
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
-from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
+from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEMPLATE, TEXT, Profile
 from hybrid.planner.table import SignalTable
+from hybrid.search.template import TemplateRunner
 
 log = logging.getLogger(__name__)
 CLIENT_ERRORS = (QueryError, DecodeError)  # the query's own fault: a 4xx, never skipped
@@ -65,10 +66,11 @@ class Searcher:
 
     def __init__(self, engine: Any, *, encoder: Callable[[str], Encoder] = _load,
                  transcribe: Callable[[np.ndarray], str] = _transcribe,
-                 threads: int = 6) -> None:
+                 threads: int = 6, connections: Mapping[str, Any] | None = None) -> None:
         self.engine = engine
         self.encoder = encoder
         self.transcribe = transcribe
+        self.templates = TemplateRunner(connections)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="subquery")
         self._lock = threading.Lock()
         self._failed: dict[str, tuple[float, str]] = {}  # encoder -> (when, why)
@@ -77,10 +79,15 @@ class Searcher:
     # -- availability -----------------------------------------------------------------
     def unavailable(self, profile: Profile) -> dict[str, str]:
         """Signals of `profile` that cannot run now, and why: the encoder cannot load,
-        or the index holds no vectors in the field yet."""
+        the index holds no vectors in the field yet, or a template's connection is unknown."""
         counts = self._vector_counts()
         out = {}
         for s in profile.signals:
+            if s.kind == TEMPLATE and s.template is not None:
+                why = self.templates.problem(s.template)
+                if why:
+                    out[s.name] = why
+                continue
             if s.kind != KNN or s.field is None or s.encoder is None:
                 continue
             if counts.get(s.field, 0) == 0:
@@ -266,6 +273,10 @@ class Searcher:
             assert q.field is not None and vector is not None
             res = self.engine.knn_search(q.field, vector, k=q.depth, filter=the_plan.filter,
                                          source=False)
+        elif q.kind == TEMPLATE:
+            assert q.template is not None
+            ranked, total = self.templates.search(q.template, text, the_plan.filter, q.depth)
+            return ranked, total, _ms(t)
         else:
             res = self.engine.lexical_search(text, fields=q.fields, filter=the_plan.filter,
                                              size=q.depth, source=False)

@@ -6,10 +6,10 @@ from Maven Central artifacts (no Docker), for tests and benchmarks.
     python -m hybrid.testing.opensearch_node stop FOLDER
 
 `assemble` unpacks the minimal distribution (`integ-test-zip`), adds the modules
-lang-painless and analysis-common from their jars (with a plugin descriptor and security
-policy written here, as their zips are not published), and installs the opensearch-knn and
-neural-search plugin zips with `opensearch-plugin install --batch`. The k-NN zip on Maven
-has no native libraries: only the Lucene engine works on this node.
+lang-painless, analysis-common, reindex and lang-mustache from their jars (with a plugin
+descriptor and security policy written here, as their zips are not published), and installs
+the opensearch-knn and neural-search plugin zips with `opensearch-plugin install --batch`.
+The k-NN zip on Maven has no native libraries: only the Lucene engine works on this node.
 
 A node runs on 127.0.0.1 on free HTTP and transport ports, with its config, data and logs
 in a new temporary folder, and a 512 MiB heap. OpenSearch refuses to run as root: as root
@@ -65,6 +65,13 @@ grant codeBase "${codebase.opensearch-rest-client}" {
 };
 grant codeBase "${codebase.httpasyncclient}" {
   permission java.net.NetPermission "getProxySelector";
+};
+"""),
+    # search templates: _search/template, _render/template, _msearch/template (mustache)
+    "lang-mustache": ("lang-mustache-client", "org.opensearch.script.mustache.MustachePlugin",
+                      "", """
+grant {
+  permission java.lang.RuntimePermission "accessDeclaredMembers";
 };
 """),
 }
