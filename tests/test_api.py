@@ -291,7 +291,8 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint(api: Any, method: str, pa
         **AUTH, "Content-Type": "application/json"}, timeout=30)
     assert r.status_code == 400, r.text
     assert r.headers["Content-Type"] == "application/problem+json"
-    assert "nested deeper than 32 levels" in r.json()["detail"]
+    limit = 256 if path in ("/products", "/events") else 32  # batches: items checked alone
+    assert f"nested deeper than {limit} levels" in r.json()["detail"]
     deep = '{"not": ' * 100 + '{"term": {"brand": "x"}}' + "}" * 100
     form = requests.get(f"{api.url}/search", params={"q": "x", "filter": deep}, timeout=30)
     assert form.status_code == 400 and "nested deeper" in form.json()["detail"]

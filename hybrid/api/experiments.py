@@ -191,7 +191,7 @@ def post_events() -> tuple[Response, int]:
     """One event (200; a 400 problem naming the field if it is bad), or a list (200,
     or 207 when some are rejected, with one result per item)."""
     svc = services()
-    body = jsonbody.loads(request.get_data())
+    body = jsonbody.loads(request.get_data(), max_depth=jsonbody.BATCH_DEPTH)
     now = time.time()
     if isinstance(body, dict):
         event = validate(body, now)  # EventError: a 400 problem naming the field

@@ -10,29 +10,34 @@ from typing import Any
 from hybrid.errors import QueryError
 
 MAX_DEPTH = 32  # arrays and objects inside one another; a filter level takes two
+BATCH_DEPTH = 256  # a batch of items (POST /products): each item is then checked alone,
+# against the catalog's own nesting limit, so one deep item is rejected by itself
+# (Python's parser itself stops near 1,000 levels: a RecursionError, read as too deep)
 
 
-def loads(data: str | bytes, what: str = "the request body") -> Any:
+def loads(data: str | bytes, what: str = "the request body", max_depth: int = MAX_DEPTH
+          ) -> Any:
     """Parse `data`; QueryError names `what` and the reason."""
     try:
         value = json.loads(data, parse_constant=_no_constant, parse_int=_int)
     except RecursionError:
-        raise QueryError(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
+        raise QueryError(f"{what} is nested deeper than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise QueryError(f"{what} is not valid JSON ({e})") from e
-    check_depth(value, what)
+    check_depth(value, what, max_depth)
     return value
 
 
-def check_depth(value: Any, what: str = "the request body") -> None:
-    """QueryError when `value` holds lists or dicts more than MAX_DEPTH levels deep
+def check_depth(value: Any, what: str = "the request body", max_depth: int = MAX_DEPTH
+                ) -> None:
+    """QueryError when `value` holds lists or dicts more than `max_depth` levels deep
     (checked without recursion)."""
     level: list[Any] = [value]
     depth = 0
     while level := [v for v in level if isinstance(v, dict | list)]:
         depth += 1
-        if depth > MAX_DEPTH:
-            raise QueryError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        if depth > max_depth:
+            raise QueryError(f"{what} is nested deeper than {max_depth} levels")
         level = [c for v in level for c in (v.values() if isinstance(v, dict) else v)]
 
 

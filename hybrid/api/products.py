@@ -41,7 +41,7 @@ _background = threading.Lock()  # one background vector fill at a time per proce
 @require_key
 def add_products() -> tuple[Response, int]:
     svc = services()
-    body = jsonbody.loads(request.get_data())
+    body = jsonbody.loads(request.get_data(), max_depth=jsonbody.BATCH_DEPTH)
     items = body.get("products") if isinstance(body, dict) else body
     if not isinstance(items, list) or not items:
         raise QueryError("send a JSON list of products, or {\"products\": [...]}")
