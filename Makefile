@@ -1,6 +1,7 @@
 # make demo: install into .venv, index the shared catalog on the embedded engine, search it,
 #            then serve the search API (Ctrl-C stops it).
-# make test: install into .venv and run the test suite.
+# make test: install into .venv, assemble the OpenSearch test node (once, cached in .cache/)
+#            and run the test suite; the tests start and stop the node themselves.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,8 +9,9 @@ STAMP := $(VENV)/.installed
 DEMO_CATALOG ?= $(or $(HYBRID_DEMO_CATALOG),../shared/data/catalog/products.jsonl)
 DEMO_INDEX ?= var/demo-index
 DEMO_PORT ?= 8000
+OPENSEARCH_NODE := .cache/opensearch-2.19.1/.assembled
 
-.PHONY: install demo test lint bench clean
+.PHONY: install opensearch-node demo test lint bench clean
 
 install: $(STAMP)
 
@@ -17,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0  # pinned first: the encoders were measured with it; PyPI serves the CUDA build, which runs on CPU
 	$(PY) -m pip install -q -e '.[dev]'
-	command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	command -v redis-server >/dev/null && command -v docker-compose >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server docker-compose; }  # docker-compose: only to check docker-compose.yml
 	touch $(STAMP)
 
 demo: install
@@ -32,7 +34,15 @@ demo: install
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 
-test: install
+# A real OpenSearch 2.19.1 with k-NN and neural-search, from Maven Central (no Docker).
+opensearch-node: $(OPENSEARCH_NODE)
+
+$(OPENSEARCH_NODE): hybrid/testing/opensearch_node.py | $(STAMP)
+	command -v java >/dev/null && command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven; }
+	$(PY) -m hybrid.testing.opensearch_node assemble  # again only if its recipe changed
+	touch $@
+
+test: install opensearch-node
 	$(PY) -m pytest -q
 
 lint: install

@@ -27,14 +27,17 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DATA = REPO.parent / "shared" / "data"
+os.environ.setdefault("HYBRID_MEDIA_ROOTS", str(DATA))  # the media roots of this process
+                                                        # and its workers (hybrid.catalog.media)
 
+from hybrid.catalog.media import MediaRoots  # noqa: E402
 from hybrid.engines.embedded import EmbeddedEngine  # noqa: E402
 from hybrid.ingest.plan import DEFAULT_SPECS, product_text  # noqa: E402
 from hybrid.ingest.runner import BATCH, CeleryQueue, available, plan_all  # noqa: E402
 from hybrid.ingest.tasks import decoder  # noqa: E402
 from hybrid.testing.servers import CeleryWorker, RedisServer  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
 FIELDS = {"text": "text_vector", "image": "image_vector", "audio": "audio_vector"}
 IMAGE_FIELDS = ("image_vector", "image_text_vector")
 
@@ -67,7 +70,7 @@ def raw_rate(modality: str, docs: list[dict[str, Any]]) -> float:
         inputs = [product_text(d) for d in docs]
     else:
         key = "images" if modality == "image" else "audio"
-        decode = decoder(modality)
+        decode = decoder(modality, MediaRoots.of([DATA]))
         inputs = [decode(d[key][0]) for d in docs if d.get(key)]
     enc = load_encoder(spec.encoder)
     enc.encode_documents(inputs[: BATCH[modality]])  # warm-up

@@ -30,7 +30,8 @@ def write_catalog(folder: Path, shared_data: Path, fashion: int = 150, grocery: 
 def build(folder: Path, shared_data: Path) -> tuple[Path, dict[str, str]]:
     """(index path, environment for processes that use it)."""
     catalog = write_catalog(folder, shared_data)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HYBRID_MODELS": str(folder / "models")}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HYBRID_MODELS": str(folder / "models"),
+           "HYBRID_MEDIA_ROOTS": str(shared_data)}  # the images are outside the catalog's folder
     index = folder / "index"
 
     def hybrid(*args: str) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,3 +45,68 @@ def small_index(tmp_path_factory: pytest.TempPathFactory, shared_data: Path
     folder = tmp_path_factory.mktemp("small-index")
     index, env = build(folder, shared_data)
     return folder, index, env
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """URL of a real OpenSearch node: $OPENSEARCH_URL when set (auth and TLS from
+    OPENSEARCH_USER/OPENSEARCH_PASSWORD or OPENSEARCH_API_KEY, OPENSEARCH_VERIFY_CERTS);
+    else the node `make test` assembled under .cache/, started on free loopback ports for
+    the session and stopped at its end."""
+    if os.environ.get("OPENSEARCH_URL"):
+        yield os.environ["OPENSEARCH_URL"]
+        return
+    from hybrid.testing.opensearch_node import NodeError, OpenSearchNode
+
+    try:
+        node = OpenSearchNode()
+        node.start()
+    except NodeError as exc:
+        pytest.fail(f"no OpenSearch node: {exc}")
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_client(opensearch_url: str) -> Any:
+    """An opensearch-py client of `opensearch_url`."""
+    from opensearchpy import OpenSearch
+
+    options: dict[str, Any] = {
+        "verify_certs": os.environ.get("OPENSEARCH_VERIFY_CERTS", "true").lower()
+        not in ("0", "false", "no"),
+        "timeout": 60,
+    }
+    if os.environ.get("OPENSEARCH_API_KEY"):
+        options["headers"] = {"Authorization": f"ApiKey {os.environ['OPENSEARCH_API_KEY']}"}
+    elif os.environ.get("OPENSEARCH_USER"):
+        options["http_auth"] = (os.environ["OPENSEARCH_USER"],
+                                os.environ.get("OPENSEARCH_PASSWORD", ""))
+    return OpenSearch(opensearch_url, **options)
+
+
+@pytest.fixture
+def opensearch_index_name(opensearch_client: Any) -> Iterator[Callable[[], str]]:
+    """A factory of unique index names (`hybrid-test-<hex>`). After the test, every index
+    whose name starts with a handed-out name (versions behind an alias too) and every search
+    pipeline whose id does is deleted."""
+    names: list[str] = []
+
+    def new_name() -> str:
+        names.append(f"hybrid-test-{uuid.uuid4().hex[:12]}")
+        return names[-1]
+
+    yield new_name
+    for name in names:
+        found = opensearch_client.indices.get(index=f"{name}*", ignore_unavailable=True,
+                                              allow_no_indices=True)
+        for index in found:  # by exact name: clusters may forbid wildcard deletes
+            opensearch_client.indices.delete(index=index, ignore_unavailable=True)
+        pipelines = opensearch_client.transport.perform_request(
+            "GET", "/_search/pipeline", params={"ignore": 404}) or {}
+        for pipeline in pipelines:
+            if isinstance(pipeline, str) and pipeline.startswith(name):
+                opensearch_client.transport.perform_request(
+                    "DELETE", f"/_search/pipeline/{pipeline}")

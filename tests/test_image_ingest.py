@@ -30,6 +30,7 @@ def test_both_image_fields_run_efficientnet_once_per_image(
         monkeypatch: Any) -> None:
     folder, _, _ = small_index
     monkeypatch.setenv("HYBRID_MODELS", str(folder / "models"))  # its trained alignment
+    monkeypatch.setenv("HYBRID_MEDIA_ROOTS", f"{shared_data}{os.pathsep}{tmp_path}")
     monkeypatch.delitem(registry._cache, ("aligned-image", ()), raising=False)
     monkeypatch.setattr(tasks, "_features", OrderedDict())
     aligned = registry.load_encoder("aligned-image")

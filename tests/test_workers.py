@@ -75,7 +75,8 @@ def redis(tmp_path: Path) -> Any:
 
 
 def hybrid(index: Path, *args: str, redis_url: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1",  # images and clips are outside the catalog's
+           "HYBRID_MEDIA_ROOTS": str(Path(__file__).resolve().parents[2] / "shared" / "data")}
     env.pop("REDIS_URL", None)
     if redis_url:
         env["REDIS_URL"] = redis_url

@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_INTERVAL": 1.0,       # seconds: other processes' writes show within this
     "WARM": True,                  # load the default profile's encoders at start
     "VECTORS": "auto",             # POST /products: celery (REDIS_URL), background, off
+    "MEDIA_ROOTS": None,           # folders product media may be read from, besides the
+                                   # index's own (hybrid.catalog.media); None: env only
+    "MAX_MEDIA_BYTES": 16 * 1024 * 1024,  # one product image or audio file
 }
 
 

@@ -133,14 +133,20 @@ SCHEMAS: dict[str, Any] = {
             "took_ms": {"type": "object", "additionalProperties": {"type": "number"}}}},
     "Product": {
         "type": "object", "required": ["id", "title"],
-        "properties": {"id": {"type": "string"}, "title": {"type": "string"},
-                       "description": {"type": "string"}, "brand": {"type": "string"},
+        "description": "the catalog schema of `hybrid index` (README, Catalog): other "
+                       "column names are recognised or become attributes",
+        "properties": {"id": {"type": "string", "maxLength": 512},
+                       "title": {"type": "string", "maxLength": 1000},
+                       "description": {"type": "string", "maxLength": 32000},
+                       "brand": {"type": "string", "maxLength": 200},
                        "category": {"oneOf": [{"type": "string"},
                                               {"type": "array", "items": {"type": "string"}}]},
                        "price": {"type": "number"}, "currency": {"type": "string"},
                        "attributes": {"type": "object"},
                        "images": {"type": "array", "items": {"type": "string"}},
-                       "audio": {"type": "array", "items": {"type": "string"}}}},
+                       "audio": {"type": "array", "items": {"type": "string"}},
+                       "vectors": {"type": "object", "additionalProperties": {
+                           "type": "array", "items": {"type": "number"}}}}},
     "WriteResult": {
         "type": "object", "required": ["written", "rejected", "vectors", "items"],
         "properties": {
@@ -301,6 +307,10 @@ def spec() -> dict[str, Any]:
             "/products": {
                 "post": {"operationId": "addProducts", "summary": "Add or replace products",
                          "security": KEYED,
+                         "parameters": [{"name": "recompute_vectors", "in": "query",
+                                         "description": "compute vectors the items supply, "
+                                                        "replacing them",
+                                         "schema": {"type": "boolean", "default": False}}],
                          "requestBody": {"required": True, "content": {"application/json": {
                              "schema": {"oneOf": [
                                  {"type": "array", "items": _ref("Product"), "minItems": 1},

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from hybrid.api.services import services
 from hybrid.api.metrics import exposition
 from hybrid.api.openapi import spec
 from hybrid.api.problems import problem
 from hybrid.api.security import require_key
+from hybrid.api.services import services
 
 bp = Blueprint("ops", __name__)
 

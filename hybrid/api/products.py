@@ -1,24 +1,32 @@
 """Ingest over HTTP: POST /products (a batch, one result per item), GET and
 DELETE /products/<id>, and GET /products/<id>/image (a product's first image file).
 
+Items are checked by the same rules as catalog files (hybrid.catalog.rules: column
+names, limits, duplicate ids, supplied vectors, media roots); a bad item is rejected
+alone. Relative media paths resolve in the index's upload store (`<index>/media`).
 Written products are searchable lexically at once; their vectors are computed after
 the response: by Celery workers when REDIS_URL is set, else in a background thread of
-this process (config VECTORS: auto, celery, background or off).
+this process (config VECTORS: auto, celery, background or off). Supplied vectors are
+kept unless the request says `?recompute_vectors=true`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
+import mimetypes
 import threading
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
-from hybrid.api.services import Services, services
 from hybrid.api.metrics import PRODUCTS
 from hybrid.api.security import require_key
-from hybrid.catalog.product import Product, RowError
+from hybrid.api.services import Services, services
+from hybrid.catalog.media import UPLOADS, MediaError, is_url
+from hybrid.catalog.rules import CatalogRules, LoadReport, check_rows
 from hybrid.errors import NotFoundError, QueryError, TooLargeError
 from hybrid.search.searcher import IMAGE_SUFFIXES
 
@@ -38,16 +46,19 @@ def add_products() -> tuple[Response, int]:
     if len(items) > int(svc.config["MAX_BATCH"]):
         raise TooLargeError(f"{len(items)} products in one request; the limit is "
                             f"{svc.config['MAX_BATCH']}")
+    recompute = _flag("recompute_vectors")
+    rules = CatalogRules(vector_dims={name: f.dimension for name, f in
+                                      svc.engine.schema.vector_fields.items()},
+                         media=svc.media(), base=str(svc.index / UPLOADS))
+    report = LoadReport()
+    good = list(check_rows(((i, item, None) for i, item in enumerate(items)), rules, report,
+                           where="item"))
     results: list[dict[str, Any]] = [{}] * len(items)
-    docs, where = [], []
-    for i, item in enumerate(items):
-        try:
-            docs.append(Product.from_dict(item).to_dict())
-            where.append(i)
-        except RowError as e:
-            item_id = item.get("id") if isinstance(item, dict) else None
-            results[i] = {"id": item_id if isinstance(item_id, str) else None,
-                          "status": "rejected", "error": str(e)}
+    for r in report.rejected:
+        results[r.line] = {"id": r.id, "status": "rejected",
+                           "error": f"{r.field}: {r.reason}" if r.field else r.reason}
+    docs = [p.to_dict() for _, p in good]
+    where = [i for i, _ in good]
     if docs:
         for i, res in zip(where, svc.engine.add(docs), strict=True):
             results[i] = ({"id": res.id, "status": "written"} if res.ok else
@@ -56,13 +67,20 @@ def add_products() -> tuple[Response, int]:
     written = [d for d, i in zip(docs, where, strict=True) if results[i]["status"] == "written"]
     PRODUCTS.labels("written").inc(len(written))
     PRODUCTS.labels("rejected").inc(len(items) - len(written))
-    vectors = _fill_vectors(svc, written) if written else "none"
+    vectors = _fill_vectors(svc, written, recompute) if written else "none"
     status = 200 if len(written) == len(items) else 207
     return jsonify({"written": len(written), "rejected": len(items) - len(written),
                     "vectors": vectors, "items": results}), status
 
 
-def _fill_vectors(svc: Services, docs: list[dict[str, Any]]) -> str:
+def _flag(name: str) -> bool:
+    value = request.args.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0"):
+        raise QueryError(f"{name} must be true or false, got {value[:40]!r}")
+    return value in ("true", "1")
+
+
+def _fill_vectors(svc: Services, docs: list[dict[str, Any]], recompute: bool) -> str:
     mode = svc.config["VECTORS"]
     if mode == "off":
         return "off: run 'hybrid encode' to compute them"
@@ -72,7 +90,8 @@ def _fill_vectors(svc: Services, docs: list[dict[str, Any]]) -> str:
     run = {"celery": CeleryQueue, "background": InProcess}.get(mode, dispatcher)(index)
 
     def submit() -> None:
-        run.submit_all(plan_all(svc.engine, docs, warn=log.warning))
+        run.submit_all(plan_all(svc.engine, docs, warn=log.warning, recompute=recompute,
+                                media=svc.media()))
 
     if isinstance(run, CeleryQueue):  # enqueueing is quick: done before answering
         submit()
@@ -91,12 +110,23 @@ def _fill_vectors(svc: Services, docs: list[dict[str, Any]]) -> str:
 
 @bp.get("/products/<path:product_id>/image")
 def product_image(product_id: str) -> Response:
+    """The first image, read only through the media rules (never a file outside the
+    media roots, never a device or FIFO), with X-Content-Type-Options: nosniff."""
     doc = _doc(product_id)
     images = doc.get("images") or []
-    path = Path(str(images[0])) if images else None
-    if path is None or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-        raise NotFoundError(f"product {product_id!r} has no image file on this server")
-    return send_file(path, max_age=3600)
+    location = str(images[0]) if images else ""
+    missing = NotFoundError(f"product {product_id!r} has no image file on this server")
+    if not location or is_url(location) or Path(location).suffix.lower() not in IMAGE_SUFFIXES:
+        raise missing
+    try:
+        data = services().media().read(location)
+    except MediaError:
+        raise missing from None
+    resp = send_file(io.BytesIO(data), mimetype=mimetypes.guess_type(location)[0]
+                     or "application/octet-stream", max_age=3600,
+                     etag=hashlib.sha256(data).hexdigest()[:32])
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 @bp.get("/products/<path:product_id>")

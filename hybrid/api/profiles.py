@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from hybrid.api.services import services
 from hybrid.api.security import require_key
+from hybrid.api.services import services
 from hybrid.errors import ProfileError
 from hybrid.planner.profile import Profile
 

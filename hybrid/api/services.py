@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 
+from hybrid.catalog.media import MediaRoots
 from hybrid.search.inputs import Limits
 
 
@@ -61,6 +62,12 @@ class Services:
 
                 self._searcher = Searcher(engine)
             return self._searcher
+
+    def media(self) -> MediaRoots:
+        """Where product media may be read from: the index's upload store and catalog
+        folders, MEDIA_ROOTS (else HYBRID_MEDIA_ROOTS), capped at MAX_MEDIA_BYTES."""
+        return MediaRoots.for_index(self.index, self.config.get("MEDIA_ROOTS"),
+                                    self.config.get("MAX_MEDIA_BYTES"))
 
     def refresh(self, force: bool = False) -> None:
         """See other processes' writes, at most once per REFRESH_INTERVAL (at once after

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
-import io
-import json
 import os
-import re
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from hybrid.catalog.mapping import FieldMapping
-from hybrid.catalog.product import Product, RowError
+from hybrid.catalog.media import MediaRoots, configured_roots
+from hybrid.catalog.product import Product, json_kind, loads
+from hybrid.catalog.rules import CatalogRules, LoadReport, Raw, Rejected, check_rows
 from hybrid.errors import CatalogError
+
+__all__ = ["FORMATS", "MAX_ROW_BYTES", "MAX_ROW_GROUP_BYTES", "LoadReport", "Rejected",
+           "iter_catalog"]
 
 FORMATS = ("jsonl", "csv", "tsv", "parquet")
 _EXTENSIONS = {
@@ -26,41 +28,28 @@ _EXTENSIONS = {
     ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet",
 }  # fmt: skip
 _SUPPORTED = ".jsonl, .ndjson, .json, .csv, .tsv, .parquet (text formats also .gz)"
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _PARQUET_BATCH = 1024
-
-# One raw record: (line number, source row or None, reason when the record is unusable).
-_Raw = tuple[int, Mapping[str, Any] | None, str | None]
-
-
-@dataclass
-class Rejected:
-    """A row that was skipped, and why."""
-
-    line: int
-    id: str | None
-    field: str | None
-    reason: str
-
-
-@dataclass
-class LoadReport:
-    """Counts filled in while a catalog is iterated."""
-
-    read: int = 0
-    accepted: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
-
+MAX_ROW_BYTES = 1024 * 1024  # one JSONL line or CSV line; longer ones are rejected unread
+MAX_ROW_GROUP_BYTES = 256 * MAX_ROW_BYTES  # a Parquet row group, uncompressed
+_CHUNK = 64 * 1024
+_OVERSIZED = "\x1ehybrid:oversized-line\x1e"  # stands in for a CSV line that was too long
 
 def iter_catalog(
     path: str | os.PathLike[str],
     mapping: FieldMapping | None = None,
     report: LoadReport | None = None,
     format: str | None = None,
+    *,
+    media: MediaRoots | None = None,
+    vector_dims: Mapping[str, int] | None = None,
 ) -> Iterator[Product]:
-    """Yield the valid products of a catalog file; bad rows go to `report.rejected`.
+    """Yield the valid products of a catalog file; bad rows go to `report.rejected`,
+    with their line numbers (hybrid.catalog.rules has the rules).
 
-    Bad paths and formats raise CatalogError right away, before iteration starts.
+    Media paths are made absolute, relative to the catalog's folder, and must lie in
+    `media` (default: the catalog's folder and HYBRID_MEDIA_ROOTS). `vector_dims`
+    (field -> dimension) checks supplied vectors. Bad paths and formats raise
+    CatalogError right away, before iteration starts.
     """
     path = Path(path)
     kind, compressed = _detect_format(path, format)
@@ -74,9 +63,10 @@ def iter_catalog(
         raw = _read_parquet(path)
     else:
         raw = _read_csv(path, compressed, "\t" if kind == "tsv" else ",")
-    return _products(
-        raw, mapping or FieldMapping.default(), report or LoadReport(), path.absolute().parent
-    )
+    base = path.absolute().parent
+    rules = CatalogRules(mapping or FieldMapping.default(), vector_dims,
+                         media or MediaRoots.of([base, *configured_roots()]), str(base))
+    return (product for _, product in check_rows(raw, rules, report or LoadReport()))
 
 
 def _detect_format(path: Path, format: str | None) -> tuple[str, bool]:
@@ -97,40 +87,6 @@ def _detect_format(path: Path, format: str | None) -> tuple[str, bool]:
     return _EXTENSIONS[ext], compressed
 
 
-def _products(
-    raw: Iterator[_Raw], mapping: FieldMapping, report: LoadReport, base: Path
-) -> Iterator[Product]:
-    seen: dict[str, int] = {}
-    for line, row, problem in raw:
-        report.read += 1
-        if row is None or problem:
-            row_id = mapping.id_of(row) if row is not None else None
-            report.rejected.append(Rejected(line, row_id, None, problem or "unreadable row"))
-            continue
-        try:
-            product = Product.from_dict(mapping.apply(row))
-        except RowError as exc:
-            report.rejected.append(Rejected(line, mapping.id_of(row), exc.field, exc.reason))
-            continue
-        first = seen.get(product.id)
-        if first is not None:
-            reason = f"duplicate id, first seen on line {first}"
-            report.rejected.append(Rejected(line, product.id, "id", reason))
-            continue
-        seen[product.id] = line
-        product.images = [_resolve(p, base) for p in product.images]
-        product.audio = [_resolve(p, base) for p in product.audio]
-        report.accepted += 1
-        yield product
-
-
-def _resolve(location: str, base: Path) -> str:
-    """URLs stay as they are; paths become absolute, relative to the catalog's folder."""
-    if _URL.match(location):
-        return location
-    return os.path.normpath(os.path.join(base, os.path.expanduser(location)))
-
-
 def _open(path: Path, compressed: bool) -> BinaryIO:
     try:
         return cast(BinaryIO, gzip.open(path, "rb") if compressed else open(path, "rb"))  # noqa: SIM115
@@ -138,10 +94,32 @@ def _open(path: Path, compressed: bool) -> BinaryIO:
         raise CatalogError(f"cannot open catalog file {path}: {exc}") from None
 
 
-def _read_jsonl(path: Path, compressed: bool) -> Iterator[_Raw]:
+def _lines(f: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of a binary file, each read at most MAX_ROW_BYTES at a time; a longer
+    line is skipped to its end unkept and comes out as None."""
+    while True:
+        data = f.readline(MAX_ROW_BYTES + 1)
+        if not data:
+            return
+        if len(data) > MAX_ROW_BYTES and not data.endswith(b"\n"):
+            while (rest := f.readline(_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield data
+
+
+def _too_long() -> str:
+    return f"line longer than {MAX_ROW_BYTES:,} bytes (not read)"
+
+
+def _read_jsonl(path: Path, compressed: bool) -> Iterator[Raw]:
     with _open(path, compressed) as f:
         try:
-            for number, data in enumerate(f, start=1):
+            for number, data in enumerate(_lines(f), start=1):
+                if data is None:
+                    yield number, None, _too_long()
+                    continue
                 try:
                     text = data.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as exc:
@@ -150,27 +128,33 @@ def _read_jsonl(path: Path, compressed: bool) -> Iterator[_Raw]:
                 if not text.strip():
                     continue
                 try:
-                    value = json.loads(text)
+                    value = loads(text)
                 except ValueError as exc:
                     yield number, None, f"invalid JSON: {exc}"
                     continue
                 if not isinstance(value, dict):
-                    yield number, None, f"expected a JSON object, got {_json_kind(value)}"
+                    yield number, None, f"expected a JSON object, got {json_kind(value)}"
                     continue
                 yield number, value, None
         except (OSError, EOFError, zlib.error) as exc:
             raise CatalogError(f"cannot read catalog file {path}: {exc}") from None
 
 
-def _json_kind(value: Any) -> str:
-    kinds = {list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return kinds.get(type(value), "number")
+def _text_lines(f: BinaryIO) -> Iterator[str]:
+    """Decoded lines for the csv reader, each at most MAX_ROW_BYTES; a longer line is
+    skipped unread and replaced by a marker that rejects its row."""
+    for i, data in enumerate(_lines(f)):
+        if data is None:
+            yield _OVERSIZED + "\n"
+            continue
+        if i == 0 and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8):]
+        yield data.decode("utf-8", errors="surrogateescape")
 
 
-def _read_csv(path: Path, compressed: bool, delimiter: str) -> Iterator[_Raw]:
+def _read_csv(path: Path, compressed: bool, delimiter: str) -> Iterator[Raw]:
     with _open(path, compressed) as f:
-        text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text, delimiter=delimiter)
+        reader = csv.reader(_text_lines(f), delimiter=delimiter)
         try:
             header = next(reader, None)
             if header is None:
@@ -189,6 +173,9 @@ def _read_csv(path: Path, compressed: bool, delimiter: str) -> Iterator[_Raw]:
                     yield start, None, f"malformed CSV: {exc}"
                     continue
                 done = reader.line_num
+                if any(_OVERSIZED in c for c in cells):
+                    yield start, None, _too_long()
+                    continue
                 if not any(c.strip() for c in cells):
                     continue
                 yield start, *_csv_row(header, cells)
@@ -220,7 +207,7 @@ def _bad_utf8(cells: list[str]) -> bool:
     return any("\udc80" <= ch <= "\udcff" for cell in cells for ch in cell)
 
 
-def _read_parquet(path: Path) -> Iterator[_Raw]:
+def _read_parquet(path: Path) -> Iterator[Raw]:
     """Open eagerly (so a missing pyarrow or a broken file fails at once), read lazily."""
     try:
         import pyarrow.parquet as pq
@@ -233,12 +220,23 @@ def _read_parquet(path: Path) -> Iterator[_Raw]:
     return _parquet_rows(source)
 
 
-def _parquet_rows(source: Any) -> Iterator[_Raw]:
+def _parquet_rows(source: Any) -> Iterator[Raw]:
+    """Rows, one row group at a time; a row group whose uncompressed size is over
+    MAX_ROW_GROUP_BYTES is not decoded and each of its rows is rejected."""
     number = 0
-    for batch in source.iter_batches(batch_size=_PARQUET_BATCH):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, {k: _plain(v) for k, v in row.items() if v is not None}, None
+    for i in range(source.metadata.num_row_groups):
+        group = source.metadata.row_group(i)
+        if group.total_byte_size > MAX_ROW_GROUP_BYTES:
+            reason = (f"in a Parquet row group of {group.total_byte_size:,} bytes "
+                      f"uncompressed; the limit is {MAX_ROW_GROUP_BYTES:,} (not read)")
+            for _ in range(group.num_rows):
+                number += 1
+                yield number, None, reason
+            continue
+        for batch in source.iter_batches(batch_size=_PARQUET_BATCH, row_groups=[i]):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, {k: _plain(v) for k, v in row.items() if v is not None}, None
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hybrid.catalog.product import RowError
+from hybrid.catalog.product import RowError, loads
 from hybrid.errors import CatalogError
 
 PRODUCT_FIELDS = (
@@ -263,7 +263,7 @@ def _split_paths(name: str, value: Any) -> list[Any]:
     text = value.strip()
     if text.startswith("["):
         try:
-            parsed = json.loads(text)
+            parsed = loads(text)
         except ValueError:
             raise RowError(name, f"invalid JSON list: {text[:40]!r}") from None
         return parsed if isinstance(parsed, list) else [parsed]
@@ -274,7 +274,7 @@ def _object(name: str, value: Any) -> Mapping[str, Any]:
     """A dict, or a string holding a JSON object (CSV exports)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError:
             raise RowError(name, f"invalid JSON object: {value[:40]!r}") from None
     if not isinstance(value, Mapping):

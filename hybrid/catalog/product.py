@@ -16,6 +16,26 @@ from hybrid.errors import CatalogError
 AttributeValue = str | float | int | bool | list[str]
 
 MAX_ID_LENGTH = 512
+# Limits of one product, the same for catalog files, POST /products and the Python API
+# (README "Catalog"). A value over its limit rejects the row, naming the field: a
+# 150,000-character title is a broken feed, not a title, and cutting it silently would
+# index something the shop never wrote.
+LIMITS = {
+    "title": 1_000,             # characters
+    "brand": 200,
+    "description": 32_000,
+    "category": 16,             # levels; each at most 200 characters
+    "attributes": 200,          # names; a name at most 200 characters, a text value 1,000,
+    "attribute_value": 1_000,   # a list value at most 100 texts
+    "attribute_list": 100,
+    "media": 20,                # images, and audio files, per product
+    "path": 4_096,              # characters of one image or audio path or URL
+    "vectors": 16,              # vector fields per product
+    "vector": 8_192,            # numbers per vector
+    "depth": 16,                # nesting of objects and lists in one row
+    "columns": 500,             # fields (columns) of one source row
+}  # fmt: skip
+_NAME = 200
 _CATEGORY_SPLIT = re.compile(r">|/")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
@@ -73,15 +93,19 @@ class Product:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Product:
-        """Build a validated Product; raises RowError on the first bad field."""
+        """Build a validated Product; raises RowError on the first bad field (also when
+        `d` is not an object, or is nested deeper than LIMITS["depth"])."""
+        if not isinstance(d, Mapping):
+            raise RowError("product", f"expected a JSON object, got {json_kind(d)}")
+        check_depth(d)
         unknown = sorted(set(d) - _FIELDS)
         if unknown:
             raise RowError(str(unknown[0]), "unknown product field")
         return cls(
             id=_id(d.get("id")),
             title=_title(d.get("title")),
-            description=_text("description", d.get("description")) or "",
-            brand=_text("brand", d.get("brand")) or None,
+            description=_text("description", d.get("description"), LIMITS["description"]) or "",
+            brand=_text("brand", d.get("brand"), LIMITS["brand"]) or None,
             category=_category(d.get("category")),
             attributes=_attributes(d.get("attributes")),
             price=_price(d.get("price")),
@@ -97,6 +121,31 @@ _FIELDS = frozenset(Product.__dataclass_fields__)
 
 def _kind(value: Any) -> str:
     return type(value).__name__
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, ..."""
+    kinds = {list: "array", tuple: "array", str: "string", bool: "boolean",
+             type(None): "null"}
+    return "object" if isinstance(value, Mapping) else kinds.get(type(value), "number")
+
+
+def check_depth(value: Any, limit: int = LIMITS["depth"]) -> None:
+    """RowError when objects and lists nest deeper than `limit` (iterative: any depth is
+    safe to check)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth > limit:
+                raise RowError("product", f"nested deeper than {limit} levels")
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _long(name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise RowError(name, f"longer than {limit:,} characters ({len(value):,})")
 
 
 def _shown(value: Any) -> str:
@@ -133,15 +182,18 @@ def _title(value: Any) -> str:
     value = value.strip()
     if not value:
         raise RowError("title", "must not be empty")
+    _long("title", value, LIMITS["title"])
     return value
 
 
-def _text(name: str, value: Any) -> str | None:
+def _text(name: str, value: Any, limit: int = _NAME) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise RowError(name, f"expected text, got {_kind(value)}")
-    return value.strip()
+    value = value.strip()
+    _long(name, value, limit)
+    return value
 
 
 def _currency(value: Any) -> str | None:
@@ -157,16 +209,21 @@ def _category(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in _CATEGORY_SPLIT.split(value) if part.strip()]
-    if not isinstance(value, list | tuple):
+        path = [part.strip() for part in _CATEGORY_SPLIT.split(value) if part.strip()]
+    elif not isinstance(value, list | tuple):
         raise RowError("category", f"expected text or a list of text, got {_kind(value)}")
-    path = []
-    for part in value:
-        if not isinstance(part, str):
-            raise RowError("category", f"expected text, got {_kind(part)}")
-        if not part.strip():
-            raise RowError("category", "entries must not be empty")
-        path.append(part.strip())
+    else:
+        path = []
+        for part in value:
+            if not isinstance(part, str):
+                raise RowError("category", f"expected text, got {_kind(part)}")
+            if not part.strip():
+                raise RowError("category", "entries must not be empty")
+            path.append(part.strip())
+    if len(path) > LIMITS["category"]:
+        raise RowError("category", f"more than {LIMITS['category']} levels ({len(path)})")
+    for part in path:
+        _long("category", part, _NAME)
     return path
 
 
@@ -205,16 +262,23 @@ def _attributes(value: Any) -> dict[str, AttributeValue]:
         return {}
     if not isinstance(value, Mapping):
         raise RowError("attributes", f"expected an object, got {_kind(value)}")
+    if len(value) > LIMITS["attributes"]:
+        raise RowError("attributes", f"more than {LIMITS['attributes']} names ({len(value)})")
     out: dict[str, AttributeValue] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip():
             raise RowError("attributes", f"names must be non-empty text, got {_shown(key)}")
+        if len(key) > _NAME:
+            raise RowError("attributes", f"a name is longer than {_NAME} characters")
         name = f"attributes.{key}"
         if item is None:
             continue
         if isinstance(item, Mapping):
             raise RowError(name, "nested objects are not supported")
-        if isinstance(item, bool | str | int):
+        if isinstance(item, str):
+            _long(name, item, LIMITS["attribute_value"])
+            out[key] = item
+        elif isinstance(item, bool | int):
             out[key] = item
         elif isinstance(item, float | Decimal):
             out[key] = _number(name, item)
@@ -222,6 +286,10 @@ def _attributes(value: Any) -> dict[str, AttributeValue]:
             if not all(isinstance(x, str) for x in item):
                 bad = next(x for x in item if not isinstance(x, str))
                 raise RowError(name, f"lists must hold text only, got {_kind(bad)}")
+            if len(item) > LIMITS["attribute_list"]:
+                raise RowError(name, f"more than {LIMITS['attribute_list']} values")
+            for x in item:
+                _long(name, x, LIMITS["attribute_value"])
             out[key] = list(item)
         else:
             raise RowError(name, f"expected text, number, boolean or list, got {_kind(item)}")
@@ -239,7 +307,10 @@ def _paths(name: str, value: Any) -> list[str]:
         if not isinstance(item, str):
             raise RowError(name, f"expected text, got {_kind(item)}")
         if item.strip():
+            _long(name, item.strip(), LIMITS["path"])
             out.append(item.strip())
+    if len(out) > LIMITS["media"]:
+        raise RowError(name, f"more than {LIMITS['media']} files ({len(out)})")
     return out
 
 
@@ -248,6 +319,8 @@ def _vectors(value: Any) -> dict[str, list[float]]:
         return {}
     if not isinstance(value, Mapping):
         raise RowError("vectors", f"expected an object, got {_kind(value)}")
+    if len(value) > LIMITS["vectors"]:
+        raise RowError("vectors", f"more than {LIMITS['vectors']} vector fields")
     out: dict[str, list[float]] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip():
@@ -259,13 +332,15 @@ def _vectors(value: Any) -> dict[str, list[float]]:
 def _vector(name: str, value: Any) -> list[float]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError:
             raise RowError(name, f"expected a list of numbers, got {_shown(value)}") from None
     if not isinstance(value, list | tuple):
         raise RowError(name, f"expected a list of numbers, got {_kind(value)}")
     if not value:
         raise RowError(name, "must not be empty")
+    if len(value) > LIMITS["vector"]:
+        raise RowError(name, f"more than {LIMITS['vector']:,} numbers ({len(value):,})")
     out = []
     for x in value:
         if isinstance(x, bool) or not isinstance(x, int | float | Decimal):
@@ -275,3 +350,11 @@ def _vector(name: str, value: Any) -> list[float]:
             raise RowError(name, f"expected finite numbers, got {_shown(x)}")
         out.append(number)
     return out
+
+
+def loads(text: str | bytes) -> Any:
+    """json.loads that raises ValueError, never RecursionError, on deeply nested input."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None

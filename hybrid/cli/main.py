@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("--no-progress", action="store_true")
     ix.add_argument("--no-vectors", action="store_true",
                     help="lexical only; compute vectors later with 'hybrid encode'")
+    ix.add_argument("--recompute-vectors", action="store_true",
+                    help="compute every vector, replacing those the catalog supplies")
     ix.set_defaults(run=cmd_index)
 
     se = sub.add_parser("search", help="lexical search (BM25) with filters and facets")
@@ -96,7 +98,8 @@ def _open_existing(args: argparse.Namespace) -> Any:
 def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from hybrid.catalog import FieldMapping, LoadReport, Rejected, iter_catalog
+    from hybrid.catalog import FieldMapping, LoadReport, MediaRoots, Rejected, iter_catalog
+    from hybrid.catalog.media import configured_roots, remember
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
@@ -107,8 +110,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         shutil.rmtree(index)
     mapping = FieldMapping.load(args.field_map) if args.field_map else None
     report = LoadReport()
-    products = iter_catalog(args.catalog, mapping, report, format=args.format)
+    # the folders media may come from; remembered in the index for workers and the API
+    roots = [args.catalog.absolute().parent, *configured_roots()]
+    dims: dict[str, int] = {}  # filled from the index's mapping before the first row is read
+    products = iter_catalog(args.catalog, mapping, report, format=args.format,
+                            media=MediaRoots.of(roots), vector_dims=dims)
     engine = _engine(args, args.mapping)
+    dims.update({name: f.dimension for name, f in engine.schema.vector_fields.items()})
+    remember(index, roots)
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
@@ -118,7 +127,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 if res.ok:
                     written.append(doc)
                 else:
-                    report.rejected.append(Rejected(0, res.id, None, res.error or "refused"))
+                    report.rejected.append(Rejected(report.lines.get(str(res.id), 0), res.id,
+                                                    None, res.error or "refused"))
             bar.update(len(batch))
         engine.commit()
         bar.close()
@@ -127,7 +137,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not args.no_vectors:
             from hybrid.cli.vectors import fill_vectors, print_fill
 
-            summary = fill_vectors(str(index), engine, written, quiet=args.no_progress)
+            summary = fill_vectors(str(index), engine, written, quiet=args.no_progress,
+                                   recompute=args.recompute_vectors)
             engine.commit()
             print(f"vectors ({summary['mode']}, {summary['seconds']} s):")
             print_fill(summary)

@@ -16,6 +16,8 @@ def add_parsers(sub: Any, open_existing: Any, table: Any) -> None:
     en = sub.add_parser("encode", help="compute the vectors that are missing or out of date")
     en.add_argument("--field", action="append", help="only this vector field (repeatable)")
     en.add_argument("--no-progress", action="store_true")
+    en.add_argument("--recompute-vectors", action="store_true",
+                    help="also compute the vectors that were supplied, replacing them")
     en.set_defaults(run=lambda a: cmd_encode(a, open_existing))
     st = sub.add_parser("status", help="vector fields per product: done, pending, failed")
     st.add_argument("--id", help="one product's fields")
@@ -24,8 +26,10 @@ def add_parsers(sub: Any, open_existing: Any, table: Any) -> None:
 
 
 def fill_vectors(index: str, engine: Any, docs: Sequence[Mapping[str, Any]],
-                 fields: Sequence[str] | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Plan and run (or enqueue, with REDIS_URL) the vector jobs of `docs`."""
+                 fields: Sequence[str] | None = None, quiet: bool = False,
+                 recompute: bool = False) -> dict[str, Any]:
+    """Plan and run (or enqueue, with REDIS_URL) the vector jobs of `docs`; supplied
+    vectors are kept unless `recompute`."""
     from tqdm import tqdm
 
     from hybrid.ingest.plan import DEFAULT_SPECS
@@ -35,7 +39,7 @@ def fill_vectors(index: str, engine: Any, docs: Sequence[Mapping[str, Any]],
     unknown = set(fields or ()) - {s.field for s in DEFAULT_SPECS}
     if unknown:
         raise HybridError(f"unknown vector field(s) {', '.join(sorted(unknown))}")
-    jobs = plan_all(engine, docs, specs)
+    jobs = plan_all(engine, docs, specs, recompute=recompute)
     bars = {f: tqdm(total=len(js), desc=f, unit=" items", disable=quiet or None, file=sys.stderr)
             for f, js in jobs.items() if js}
     run = dispatcher(index, progress=lambda f, n: bars[f].update(n) if f in bars else None)
@@ -66,13 +70,15 @@ def print_fill(summary: Mapping[str, Any]) -> None:
 def cmd_encode(args: argparse.Namespace, open_existing: Any) -> int:
     with open_existing(args) as engine:
         docs = list(engine.scan())
-        summary = fill_vectors(args.index, engine, docs, args.field, args.no_progress)
+        summary = fill_vectors(args.index, engine, docs, args.field, args.no_progress,
+                               args.recompute_vectors)
     print(f"vectors for {len(docs):,} products ({summary['mode']}, {summary['seconds']} s):")
     print_fill(summary)
     return 0
 
 
 def cmd_status(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
+    from hybrid.engines.base import SUPPLIED
     from hybrid.ingest.runner import status
 
     with open_existing(args) as engine:
@@ -94,7 +100,8 @@ def cmd_status(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
         return 0
     if args.id:
         for field, v in result.items():
-            reason = f" ({v['error']})" if v.get("error") else ""
+            reason = (f" ({v['error']})" if v.get("error") else
+                      " (supplied)" if v.get("model") == SUPPLIED else "")
             print(f"{field}: {v['state']}{reason}")
         return 0
     rows = [[f, *(f"{v.get(k, 0):,}" for k in ("done", "pending", "failed", "none")),

@@ -86,13 +86,15 @@ def catalog_features(catalog: str | Path, field_map: str | Path | None = None, *
                      log: Callable[[str], None] | None = None) -> CatalogFeatures:
     """Image features and text embeddings of a catalog, cached in .npz files keyed by the
     catalog file (path, size, mtime), the field map and the encoders' versions."""
-    from hybrid.catalog import FieldMapping, iter_catalog
+    from hybrid.catalog import FieldMapping, MediaRoots, iter_catalog
+    from hybrid.catalog.media import configured_roots
     from hybrid.encoders.image import load_image
     from hybrid.encoders.registry import load_encoder
 
     catalog = Path(catalog).absolute()
     mapping = FieldMapping.load(field_map) if field_map else None
-    products = [p for p in iter_catalog(catalog, mapping) if p.images]
+    media = MediaRoots.of([catalog.parent, *configured_roots()])  # as `hybrid index` reads
+    products = [p for p in iter_catalog(catalog, mapping, media=media) if p.images]
     stat = catalog.stat()
     fingerprint = f"{catalog}|{stat.st_size}|{stat.st_mtime_ns}|" + (
         Path(field_map).read_text(encoding="utf-8") if field_map else "")
@@ -113,7 +115,7 @@ def catalog_features(catalog: str | Path, field_map: str | Path | None = None, *
             good, decoded = [], []
             for p in products[start:start + 64]:
                 try:
-                    decoded.append(load_image(p.images[0]))
+                    decoded.append(load_image(media.read(p.images[0]), label=p.images[0]))
                     good.append(p.id)
                 except DecodeError as e:
                     skipped[p.id] = str(e)

@@ -40,18 +40,19 @@ _MARKER = "hybrid-joined.json"
 
 # -- decoding -------------------------------------------------------------------------
 def load_audio(source: str | bytes | Path, *, max_seconds: float = MAX_SECONDS,
-               silence_rms: float = SILENCE_RMS) -> np.ndarray:
+               silence_rms: float = SILENCE_RMS, label: str | None = None) -> np.ndarray:
     """Decode a file path or the bytes of a file to float32 mono 16 kHz samples.
 
     PCM WAV is read with the standard library; everything else (and WAV at other
     rates) goes through PyAV, as faster-whisper does. Raises DecodeError naming the
     reason: missing, empty or undecodable file, no samples, too long, or silent.
+    `label` names the input in errors (default: the path, or "audio bytes").
     """
     if isinstance(source, bytes | bytearray):
-        data, label = bytes(source), "audio bytes"
+        data, label = bytes(source), label or "audio bytes"
     else:
         path = Path(source)
-        label = str(path)
+        label = label or str(path)
         try:
             data = path.read_bytes()
         except FileNotFoundError as e:

@@ -36,20 +36,22 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def load_image(source: ImageSource | Any, max_pixels: int = MAX_PIXELS) -> Any:
-    """Decode `source` (path or bytes; a PIL image passes through) to an RGB PIL image."""
+def load_image(source: ImageSource | Any, max_pixels: int = MAX_PIXELS,
+               label: str | None = None) -> Any:
+    """Decode `source` (path or bytes; a PIL image passes through) to an RGB PIL image.
+    `label` names the input in errors (default: the path, or the byte count)."""
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(source, Image.Image):
         return _to_rgb(source, "<image>")
     if isinstance(source, bytes | bytearray):
-        label = f"<{len(source)} bytes>"
+        label = label or f"<{len(source)} bytes>"
         if not source:
             raise DecodeError(f"{label}: empty input, not an image")
         stream: Any = io.BytesIO(bytes(source))
     else:
         path = Path(source)
-        label = str(path)
+        label = label or str(path)
         if not path.exists():
             raise DecodeError(f"{label}: file not found")
         if not path.is_file():

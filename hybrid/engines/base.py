@@ -16,6 +16,8 @@ import numpy as np
 
 from hybrid.engines.schema import IndexSchema
 
+SUPPLIED = "supplied"  # the model of a vector that came with its document (bring your own)
+
 
 @dataclass
 class Hit:
@@ -46,7 +48,8 @@ class Engine(Protocol):
     schema: IndexSchema
 
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
-        """Insert or replace documents by id; durable when this returns."""
+        """Insert or replace documents by id; durable when this returns. Vectors that
+        come with a document are stored with the model SUPPLIED."""
 
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
         """Change some fields of a stored document (NotFoundError if absent)."""
@@ -63,7 +66,8 @@ class Engine(Protocol):
 
     def vector_info(self, field: str, ids: Sequence[str] | None = None
                     ) -> dict[str, dict[str, Any]]:
-        """id -> {"hash", "model", "error"} for stored vectors and recorded errors."""
+        """id -> {"hash", "model", "error"} for stored vectors and recorded errors
+        (model SUPPLIED: the vector came with its document)."""
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id; returns how many existed."""

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hybrid.engines.base import SUPPLIED
+
 TEXT, IMAGE, AUDIO = "text", "image", "audio"
 
 
@@ -38,13 +40,18 @@ class Job:
     field: str
     source: str  # the text itself, or a path or URL of the image / audio
     hash: str
+    recompute: bool = False  # replace a supplied vector (the user asked to recompute)
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = asdict(self)
+        if not self.recompute:
+            del d["recompute"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Job:
-        return cls(str(d["id"]), str(d["field"]), str(d["source"]), str(d["hash"]))
+        return cls(str(d["id"]), str(d["field"]), str(d["source"]), str(d["hash"]),
+                   d.get("recompute") is True)
 
 
 def product_text(doc: Mapping[str, Any]) -> str:
@@ -76,33 +83,40 @@ def awaits_transcript(doc: Mapping[str, Any], spec: VectorSpec) -> bool:
 
 def plan(docs: Iterable[Mapping[str, Any]], spec: VectorSpec, version: str,
          stored: Mapping[str, Mapping[str, Any]], file_hash: Callable[[str], str],
-         wait_for_transcripts: bool = True) -> list[Job]:
+         wait_for_transcripts: bool = True, recompute: bool = False) -> list[Job]:
     """The jobs that `spec` needs for these documents. `stored` is the engine's
-    vector_info for the field; `file_hash` hashes an image or audio source."""
+    vector_info for the field; `file_hash` hashes an image or audio source. A vector
+    the user supplied is kept unless `recompute`."""
     jobs = []
     for doc in docs:
+        have = stored.get(str(doc["id"]), {})
+        if have.get("model") == SUPPLIED and not recompute:
+            continue
         if wait_for_transcripts and awaits_transcript(doc, spec):
             continue  # the audio task asks for it when the transcript is written
         source = source_of(doc, spec.modality)
         if source is None:
             continue
         h = text_hash(source) if spec.modality == TEXT else file_hash(source)
-        have = stored.get(str(doc["id"]), {})
         if have.get("hash") == h and have.get("model") == version:
             continue  # already encoded from this content by this encoder
         if have.get("error") and have.get("error_hash") == h:
             continue  # failed on this very content: re-ingesting won't fix it
-        jobs.append(Job(str(doc["id"]), spec.field, source, h))
+        jobs.append(Job(str(doc["id"]), spec.field, source, h,
+                        recompute and have.get("model") == SUPPLIED))
     return jobs
 
 
 def state_of(doc: Mapping[str, Any], spec: VectorSpec, version: str,
              stored: Mapping[str, Mapping[str, Any]], file_hash: Callable[[str], str]) -> str:
-    """"done", "failed", "pending", or "none" (the product has no such input)."""
+    """"done", "failed", "pending", or "none" (the product has no such input). A
+    supplied vector is done."""
+    have = stored.get(str(doc["id"]), {})
+    if have.get("model") == SUPPLIED:
+        return "done"
     source = source_of(doc, spec.modality)
     if source is None:
         return "none"
-    have = stored.get(str(doc["id"]), {})
     h = text_hash(source) if spec.modality == TEXT else file_hash(source)
     if have.get("hash") == h and have.get("model") == version:
         return "done"

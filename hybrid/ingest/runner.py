@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from hybrid.catalog.media import MediaRoots
 from hybrid.encoders.base import EncoderError
 from hybrid.encoders.registry import version_of
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec, plan, state_of
@@ -20,13 +21,17 @@ Progress = Callable[[str, int], None]
 
 def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
              specs: Iterable[VectorSpec] = DEFAULT_SPECS,
-             warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)
+             warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+             recompute: bool = False, media: MediaRoots | None = None
              ) -> dict[str, list[Job]]:
     """Jobs per vector field for these documents. A field whose encoder is not available
-    (package missing, no alignment trained yet) is skipped with a warning."""
+    (package missing, no alignment trained yet) is skipped with a warning. Supplied
+    vectors are kept unless `recompute`. Media files are hashed through `media`
+    (default: the engine's index roots, hybrid.catalog.media)."""
     out: dict[str, list[Job]] = {}
     ids = [str(d["id"]) for d in docs]
-    hashed = functools.cache(file_hash)  # both image fields read the same files
+    media = media or MediaRoots.for_index(engine.path)
+    hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
     transcribing = audio is not None and available(audio.encoder)
     for spec in specs:
@@ -36,7 +41,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
             warn(f"skipping {spec.field}: {e}")
             continue
         stored = engine.vector_info(spec.field, ids)
-        out[spec.field] = plan(docs, spec, version, stored, hashed, transcribing)
+        out[spec.field] = plan(docs, spec, version, stored, hashed, transcribing, recompute)
     return out
 
 
@@ -50,10 +55,12 @@ def available(encoder: str) -> bool:
 
 
 def status(engine: Any, docs: Iterable[Mapping[str, Any]],
-           specs: Iterable[VectorSpec] = DEFAULT_SPECS) -> dict[str, dict[str, Any]]:
+           specs: Iterable[VectorSpec] = DEFAULT_SPECS, media: MediaRoots | None = None
+           ) -> dict[str, dict[str, Any]]:
     """Per field: counts of done / pending / failed / none, and some failure reasons."""
     docs = list(docs)
-    hashed = functools.cache(file_hash)  # both image fields read the same files
+    media = media or MediaRoots.for_index(engine.path)
+    hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
         try:

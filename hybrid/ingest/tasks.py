@@ -3,7 +3,9 @@
 The same function runs in a Celery worker and in-process (embedded mode). It is keyed
 by document id, content hash and encoder version, so running it twice writes once. An
 input that cannot be decoded is recorded on its product with the reason and never
-stops the rest of the batch.
+stops the rest of the batch. Media files are read only through the index's media roots
+(hybrid.catalog.media: confined, regular files, size-capped before reading), and a
+vector the user supplied is kept unless the job asks to recompute it.
 
 Image features are kept for the last few batches, by encoder version and file hash: the
 aligned image encoder maps EfficientNet's features (a DerivedEncoder), so the
@@ -17,13 +19,14 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hybrid.catalog.media import MediaError, MediaRoots
 from hybrid.encoders.base import DecodeError, Encoder, base_pass
 from hybrid.encoders.registry import load_encoder, version_of
+from hybrid.engines.base import SUPPLIED
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec
 
 SPECS = {s.field: s for s in DEFAULT_SPECS}
@@ -43,25 +46,26 @@ def engine_at(index: str) -> Any:
         return _engines[index]
 
 
-def file_hash(source: str) -> str:
-    """Content hash of a local file (its path when it cannot be read: the task reports
-    the real problem); URLs hash as their text."""
+def file_hash(source: str, media: MediaRoots) -> str:
+    """Content hash of a media file, read within `media`'s rules (its path when it may
+    not or cannot be read: the task reports the real problem)."""
     try:
-        return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:32]
-    except OSError:
+        return hashlib.sha256(media.read(source)).hexdigest()[:32]
+    except MediaError:
         return hashlib.sha256(("unreadable:" + source).encode()).hexdigest()[:32]
 
 
-def decoder(modality: str) -> Callable[[str], Any]:
+def decoder(modality: str, media: MediaRoots) -> Callable[[str], Any]:
+    """Source -> the encoder's input; media files are read only through `media`."""
     if modality == TEXT:
         return lambda text: text
     if modality == IMAGE:
         from hybrid.encoders.image import load_image
 
-        return load_image
+        return lambda source: load_image(media.read(source), label=source)
     from hybrid.encoders.audio import load_audio
 
-    return load_audio
+    return lambda source: load_audio(media.read(source), label=source)
 
 
 def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
@@ -74,7 +78,8 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     version = version_of(spec.encoder)
     stored = engine.vector_info(field, [j.id for j in todo])
     todo = [j for j in todo if not (stored.get(j.id, {}).get("hash") == j.hash
-                                    and stored.get(j.id, {}).get("model") == version)]
+                                    and stored.get(j.id, {}).get("model") == version)
+            and (j.recompute or stored.get(j.id, {}).get("model") != SUPPLIED)]
     result: dict[str, Any] = {"field": field, "written": 0, "skipped": len(jobs) - len(todo),
                               "failed": 0, "transcribed": []}
     if not todo:
@@ -82,7 +87,7 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     encoder = load_encoder(spec.encoder)
     source, project = base_pass(encoder)
     kept = _kept(source, todo) if spec.modality == IMAGE else {}
-    decode = decoder(spec.modality)
+    decode = decoder(spec.modality, MediaRoots.for_index(index))
     inputs, ok, errors = [], [], {}
     for job in todo:
         if job.hash in kept:  # decoded and encoded by an earlier batch

@@ -19,7 +19,7 @@ import numpy as np
 import tantivy
 
 from hybrid.engines import filters
-from hybrid.engines.base import Hit, ItemResult, SearchResult
+from hybrid.engines.base import SUPPLIED, Hit, ItemResult, SearchResult
 from hybrid.engines.embedded import analysis
 from hybrid.engines.embedded.lexical import LexicalIndex, doc_key, file_lock
 from hybrid.engines.embedded.vectors import VectorStore, score
@@ -43,6 +43,8 @@ class EmbeddedEngine:
 
     # -- writing --------------------------------------------------------------------
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
+        """Add or replace documents. Vectors a document carries are stored with the model
+        "supplied": the ingest plan keeps them instead of computing its own."""
         results: list[ItemResult] = []
         latest: dict[str, int] = {}
         accepted: list[tuple[Mapping[str, Any], list[tuple[str, np.ndarray]]]] = []
@@ -64,7 +66,7 @@ class EmbeddedEngine:
         live = [(d, v) for d, v in accepted if d]
         if live:
             self.lexical.write([d for d, _ in live])
-            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v, None, None)
+            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v, None, SUPPLIED)
                     for d, vs in live for f, v in vs]
             if rows:
                 self.vectors.write(rows)
@@ -89,7 +91,7 @@ class EmbeddedEngine:
         self.lexical.write([merged])
         if fields.get("vectors"):
             for name, vec in self._vectors_of(fields["vectors"]):
-                self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, None)])
+                self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, SUPPLIED)])
 
     def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray], *,
                     provenance: Mapping[str, tuple[str, str]] | None = None
