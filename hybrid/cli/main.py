@@ -73,13 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, evaluate, experiments, serve, vectors
+    from hybrid.cli import align, evaluate, experiments, serve, similar, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
     serve.add_parser(sub)
     evaluate.add_parsers(sub, _open_existing)
     experiments.add_parsers(sub)
+    similar.add_parser(sub, _open_existing, table)
     return p
 
 

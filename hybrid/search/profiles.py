@@ -4,7 +4,8 @@ Saving never overwrites: each save is a new version, written whole to a temporar
 file and then hard-linked to its name (which fails if the name is taken), so readers
 never see half a file and two processes saving at once get two versions. The latest version is the
 one searches use unless a request names another. "default" exists from the start
-(the built-in profile) until a version of it is saved.
+(the built-in profile) until a version of it is saved; so does "similar", the
+built-in profile of similar products.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from hybrid.errors import NotFoundError, ProfileError
-from hybrid.planner.profile import Profile, default_profile, valid_name
+from hybrid.planner.profile import Profile, default_profile, similar_profile, valid_name
 
 _VERSION = re.compile(r"^v(\d+)\.json$")
+BUILT_IN = {"default": default_profile, "similar": similar_profile}
 
 
 class ProfileStore:
@@ -29,18 +31,18 @@ class ProfileStore:
 
     def names(self) -> list[str]:
         found = {p.name for p in self.root.glob("*") if p.is_dir() and self._versions(p.name)}
-        return sorted(found | {"default"})
+        return sorted(found | set(BUILT_IN))
 
     def versions(self, name: str) -> list[int]:
         self._check(name)
-        return self._versions(name) or ([1] if name == "default" else [])
+        return self._versions(name) or ([1] if name in BUILT_IN else [])
 
     def get(self, name: str = "default", version: int | None = None) -> Profile:
         self._check(name)
         versions = self._versions(name)
         if not versions:
-            if name == "default" and version in (None, 1):
-                return default_profile()
+            if name in BUILT_IN and version in (None, 1):
+                return BUILT_IN[name]()
             raise NotFoundError(f"no profile named {name!r}; known: {', '.join(self.names())}")
         v = version if version is not None else versions[-1]
         path = self.root / name / f"v{v}.json"
@@ -61,8 +63,8 @@ class ProfileStore:
         folder = self.root / profile.name
         folder.mkdir(parents=True, exist_ok=True)
         v = (self._versions(profile.name) or [0])[-1] + 1
-        if profile.name == "default" and v == 1:
-            v = 2  # version 1 of "default" is the built-in profile
+        if profile.name in BUILT_IN and v == 1:
+            v = 2  # version 1 of a built-in name is the built-in profile
         tmp = folder / f".tmp-{uuid.uuid4().hex}"
         try:
             while True:

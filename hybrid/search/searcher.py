@@ -20,7 +20,7 @@ import numpy as np
 from hybrid.encoders.base import Encoder, EncoderError, base_pass
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
-from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEXT, Profile
+from hybrid.planner.profile import AUDIO, IMAGE, KNN, PRODUCT, SESSION, STORED, TEXT, Profile
 from hybrid.planner.table import SignalTable
 
 
@@ -80,6 +80,8 @@ class Searcher:
             if counts.get(s.field, 0) == 0:
                 out[s.name] = f"no {s.field} vectors in the index yet (hybrid encode fills them)"
                 continue
+            if s.encoder.startswith(STORED):  # the caller supplies its query vector
+                continue
             why = self._encoder_problem(s.encoder)
             if why:
                 out[s.name] = why
@@ -115,11 +117,21 @@ class Searcher:
 
     # -- search -----------------------------------------------------------------------
     def retrieve(self, request: SearchRequest, profile: Profile, *, image: Any = None,
-                 audio: np.ndarray | None = None) -> Retrieval:
+                 audio: np.ndarray | None = None,
+                 vectors: Mapping[str, np.ndarray] | None = None,
+                 unavailable: Mapping[str, str] | None = None) -> Retrieval:
         """Plan the request and run its sub-queries (transcribing and encoding first):
-        everything before fusion. Evaluation and learning start from here too."""
+        everything before fusion. Evaluation and learning start from here too.
+
+        vectors: signal name -> query vector the caller already has (a product's stored
+        vector, a session vector), used instead of encoding; unavailable: signal name ->
+        why it cannot run for this request (e.g. the product has no such vector)."""
         took: dict[str, float] = {}
-        the_plan = plan(request, profile, self.engine.schema, self.unavailable(profile))
+        given = dict(vectors or {})
+        unfed = {s.name: f"no {s.input} vector for this query" for s in profile.signals
+                 if s.input in (PRODUCT, SESSION) and s.name not in given}
+        the_plan = plan(request, profile, self.engine.schema,
+                        {**self.unavailable(profile), **unfed, **(unavailable or {})})
         text = request.text
         transcript = None
         if the_plan.transcribe and audio is not None:
@@ -132,15 +144,22 @@ class Searcher:
         # Lexical sub-queries need no vectors: they run while the query is encoded.
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN}
-        vectors = self._encode(the_plan, inputs)
+        query_vectors = given | self._encode(the_plan, inputs, skip=given)
         took["encode"] = _ms(t)
         t = time.perf_counter()
         futures = early | {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                                      vectors[q.signal])
-                           for q in the_plan.subqueries if q.kind == KNN}
+                                                      query_vectors[q.signal])
+                           for q in the_plan.subqueries if q.kind == KNN and q.input != SESSION}
         results, totals, sub_took = {}, {}, {}
         for q in the_plan.subqueries:
-            results[q.signal], totals[q.signal], sub_took[q.signal] = futures[q.signal].result()
+            if q.input != SESSION:
+                results[q.signal], totals[q.signal], sub_took[q.signal] = \
+                    futures[q.signal].result()
+        found = sorted({d for hits in results.values() for d, _ in hits})
+        for q in the_plan.subqueries:  # session signals re-rank what the others found
+            if q.input == SESSION:
+                results[q.signal], totals[q.signal], sub_took[q.signal] = self._rerank(
+                    q, the_plan, query_vectors[q.signal], found)
         took["retrieve"] = _ms(t)
         modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
                                           (AUDIO, audio is not None)) if v)
@@ -148,9 +167,13 @@ class Searcher:
                          sub_took)
 
     def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
-               audio: np.ndarray | None = None) -> dict[str, Any]:
+               audio: np.ndarray | None = None,
+               vectors: Mapping[str, np.ndarray] | None = None,
+               unavailable: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One page of fused results (see `retrieve` for vectors and unavailable)."""
         start = time.perf_counter()
-        r = self.retrieve(request, profile, image=image, audio=audio)
+        r = self.retrieve(request, profile, image=image, audio=audio, vectors=vectors,
+                          unavailable=unavailable)
         the_plan, took = r.plan, r.took
         t = time.perf_counter()
         weights = the_plan.fusion_weights(r.text, r.modalities, r.results, r.totals)
@@ -187,11 +210,15 @@ class Searcher:
             "took_ms": took,
         }
 
-    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any],
+                skip: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
         """One query vector per (encoder, input), the encoders running side by side. An
-        encoder that maps another's output (a DerivedEncoder) shares that one's pass."""
-        wanted = sorted({(q.encoder, q.input) for q in the_plan.subqueries
-                         if q.kind == KNN and q.encoder is not None}, key=str)
+        encoder that maps another's output (a DerivedEncoder) shares that one's pass.
+        Signals in `skip` already have their query vector."""
+        skip = skip or {}
+        todo = [q for q in the_plan.subqueries
+                if q.kind == KNN and q.encoder is not None and q.signal not in skip]
+        wanted = sorted({(str(q.encoder), q.input) for q in todo}, key=str)
         passes: dict[tuple[int, str], Future[np.ndarray]] = {}
 
         def run(encoder: Any, inp: str) -> Future[np.ndarray]:
@@ -206,8 +233,7 @@ class Searcher:
             jobs[(name, inp)] = (run(source, inp), project)
         by_key = {k: f.result() if project is None else project(f.result()[None])[0]
                   for k, (f, project) in jobs.items()}
-        return {q.signal: by_key[(q.encoder, q.input)] for q in the_plan.subqueries
-                if q.kind == KNN and q.encoder is not None}
+        return {q.signal: by_key[(str(q.encoder), q.input)] for q in todo}
 
     def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
                  ) -> tuple[list[tuple[str, float]], int, float]:
@@ -219,6 +245,20 @@ class Searcher:
         else:
             res = self.engine.lexical_search(text, fields=q.fields, filter=the_plan.filter,
                                              size=q.depth, source=False)
+        return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
+
+    def _rerank(self, q: SubQuery, the_plan: Plan, vector: np.ndarray, found: list[str]
+                ) -> tuple[list[tuple[str, float]], int, float]:
+        """Score the documents the other signals found by similarity to `vector`:
+        a k-NN search confined to them, so it adds none of its own."""
+        t = time.perf_counter()
+        if not found:
+            return [], 0, _ms(t)
+        assert q.field is not None
+        flt: dict[str, Any] = {"terms": {"id": found}}
+        if the_plan.filter:
+            flt = {"and": [the_plan.filter, flt]}
+        res = self.engine.knn_search(q.field, vector, k=len(found), filter=flt, source=False)
         return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
 
     def _facets(self, the_plan: Plan, ids: list[str]) -> dict[str, Any]:
