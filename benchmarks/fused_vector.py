@@ -70,6 +70,7 @@ def main() -> None:
         searcher.warm(p)
     runs: dict[str, dict[str, dict[str, float]]] = {name: {} for name in chosen}
     took: dict[str, list[float]] = {name: [] for name in chosen}
+    kinds: list[str] = []  # text or image, per query in order
     qrels: dict[str, dict[str, int]] = {}
     per_task: dict[str, list[str]] = {}
     for qs in load_tasks(args.data, list(TASKS)):
@@ -79,6 +80,7 @@ def main() -> None:
             image = load_image(q.image) if q.image else None
             req = SearchRequest(text=q.text, image=image is not None, size=10 + len(q.exclude))
             qrels[q.qid] = qs.qrels[q.qid]
+            kinds.append("image" if image is not None else "text")
             order = list(chosen)[n % 3:] + list(chosen)[:n % 3]  # who goes first rotates
             for name in order:
                 res = searcher.search(req, chosen[name], image=image)
@@ -99,6 +101,9 @@ def main() -> None:
         result["profiles"][name] = {"ndcg@10": means["ndcg@10"], "tasks": tasks,
                                     "p50_ms": float(np.median(took[name])),
                                     "p95_ms": float(np.percentile(took[name], 95)),
+                                    **{f"p50_{kind}_ms": float(np.median(
+                                        [t for t, k in zip(took[name], kinds, strict=True)
+                                         if k == kind])) for kind in sorted(set(kinds))},
                                     "signals": [s.name for s in chosen[name].signals]}
     base = per_query["separate"]
     for name in ("fused", "both"):
@@ -109,12 +114,14 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print(f"\nfused alpha {alpha}; queries: " + ", ".join(f"{t} {n}" for t, n in
                                                        result["queries"].items()))
-    print("| profile | nDCG@10 | " + " | ".join(per_task) + " | p50 ms | p95 ms | p vs separate |")
-    print("|---|---|" + "---|" * len(per_task) + "---|---|---|")
+    print("| profile | nDCG@10 | " + " | ".join(per_task)
+          + " | p50 ms | p50 ms, text queries | p50 ms, image queries | p vs separate |")
+    print("|---|---|" + "---|" * len(per_task) + "---|---|---|---|")
     for name, r in result["profiles"].items():
         print(f"| {name} | {r['ndcg@10']:.4f} | "
               + " | ".join(f"{r['tasks'][t]:.4f}" for t in per_task)
-              + f" | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+              + f" | {r['p50_ms']:.1f} | {r.get('p50_text_ms', 0):.1f} | "
+              f"{r.get('p50_image_ms', 0):.1f} | "
               + (f"{r['p_vs_separate']:.2g}" if "p_vs_separate" in r else "-") + " |")
 
 

@@ -350,12 +350,12 @@ def spec() -> dict[str, Any]:
                         "responses": {"200": _ok(_ref("SimilarResponse"),
                                                  "One page of fused results"),
                                       **_problems(400, 404, 503)}}},
-            "/users/{id}": {
+            "/users/{user_id}": {
                 "delete": {"operationId": "deleteUser", "security": KEYED,
                            "summary": "Forget a shopper: their searches, events, sessions "
                                       "and user vectors",
-                           "parameters": [{**_ID, "schema": {"type": "string", "minLength": 1,
-                                                             "maxLength": 256}}],
+                           "parameters": [{**_ID, "name": "user_id", "schema": {
+                               "type": "string", "minLength": 1, "maxLength": 256}}],
                            "responses": {"200": _ok({
                                "type": "object", "required": ["user_id", "deleted"],
                                "properties": {"user_id": {"type": "string"}, "deleted": {
