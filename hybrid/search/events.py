@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS events (
   object_id TEXT NOT NULL, position INTEGER, user_id TEXT, session_id TEXT,
   user_query TEXT, value REAL, timestamp REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_query ON events (query_id);
+CREATE INDEX IF NOT EXISTS events_user ON events (user_id);
+CREATE INDEX IF NOT EXISTS events_session ON events (session_id);
+CREATE INDEX IF NOT EXISTS queries_user ON queries (user_id);
+CREATE INDEX IF NOT EXISTS queries_session ON queries (session_id);
 CREATE TABLE IF NOT EXISTS user_vectors (
   user_id TEXT NOT NULL, field TEXT NOT NULL, vec BLOB NOT NULL, last_event REAL NOT NULL,
   updated REAL NOT NULL, PRIMARY KEY (user_id, field));
