@@ -81,6 +81,19 @@ class EngineConformance:
         many = loaded.get_many(["p002", "missing", "p003"])
         assert set(many) == {"p002", "p003"} and many["p003"]["brand"] == "Nike"
 
+    def test_stored_vectors_and_a_knn_that_leaves_one_out(self, loaded: Any) -> None:
+        """What similar products need: a product's stored vectors, and a k-NN with an
+        ids-excluding filter."""
+        got = loaded.get_vectors(["p001", "missing", "p002"], ["text_vector", "image_vector"])
+        assert set(got) == {"p001", "p002"} and set(got["p001"]) == {"text_vector"}
+        assert np.allclose(got["p001"]["text_vector"], _vec(1), atol=1e-6)
+        assert set(loaded.get_vectors(["p003"])["p003"]) == {"text_vector"}
+        hits = loaded.knn_search("text_vector", got["p001"]["text_vector"], k=5,
+                                 filter={"not": {"term": {"id": "p001"}}}).hits
+        assert len(hits) == 5 and "p001" not in [h.id for h in hits]
+        loaded.delete(["p002"])
+        assert loaded.get_vectors(["p002"]) == {}
+
     def test_ids_only_results_equal_full_results(self, loaded: Any) -> None:
         full = loaded.lexical_search("black shoes", size=20)
         bare = loaded.lexical_search("black shoes", size=20, source=False)

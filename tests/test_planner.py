@@ -138,14 +138,14 @@ def test_request_accepts_form_strings(schema: IndexSchema) -> None:
 
 def test_profile_store_versions(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path)
-    assert store.names() == ["default"] and store.get().version == 1
+    assert store.names() == ["default", "similar"] and store.get().version == 1
     lex = Profile.from_dict({"name": "lex", "signals": [{"kind": "lexical"}]})
     assert store.save(lex).version == 1
     assert store.save(lex.with_weights({"bm25": 2})).version == 2
     assert store.get("lex").signals[0].weight == 2.0
     assert store.get("lex", 1).signals[0].weight == 1.0
     assert store.save(default_profile()).version == 2  # v1 of default is the built-in one
-    assert store.names() == ["default", "lex"] and store.versions("lex") == [1, 2]
+    assert store.names() == ["default", "lex", "similar"] and store.versions("lex") == [1, 2]
     with pytest.raises(NotFoundError, match="no version 7"):
         store.get("lex", 7)
     with pytest.raises(NotFoundError, match="no profile named 'other'"):

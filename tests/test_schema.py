@@ -21,7 +21,8 @@ def test_project_mapping() -> None:
     assert s.fields["brand"].kind == KEYWORD and s.fields["brand.text"].kind == TEXT
     assert s.analyzers["english_text"].filters == ("cjk_width", "lowercase", "stemmer_porter2")
     assert {n: f.dimension for n, f in s.vector_fields.items()} == {
-        "text_vector": 384, "image_vector": 1280, "image_text_vector": 384, "audio_vector": 512}
+        "text_vector": 384, "image_vector": 1280, "image_text_vector": 384, "audio_vector": 512,
+        "fused_vector": 384}
     assert all(f.kind == VECTOR and f.space == "cosinesimil" for f in s.vector_fields.values())
     assert s.resolve("attributes.colour").kind == KEYWORD
     assert s.resolve_loose("colour").path == "attributes.colour"

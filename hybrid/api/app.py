@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "INDEX": "var/index",
     "API_KEY": None,               # writes, profile changes and admin need it; None: refused
     "PROFILE": "default",          # the profile searches use unless they name one
+    "SIMILAR_PROFILE": "similar",  # the profile of GET /products/<id>/similar
+    "USER_VECTOR_DAYS": 30,        # days a user's vector and events count for the session
+                                   # signal; older vectors are deleted
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,  # whole request body
     "MAX_IMAGE_BYTES": 10 * 1024 * 1024,
     "MAX_IMAGE_PIXELS": 25_000_000,
@@ -67,12 +70,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         products,
         profiles,
         search,
+        similar,
+        users,
     )
 
     problems.register(app)
     metrics.register(app)
     for bp in (search.bp, products.bp, profiles.bp, experiments.bp, ops.bp, judgments.bp,
-               inspector.bp):
+               inspector.bp, similar.bp, users.bp):
         app.register_blueprint(bp)
     svc = Services(app.config)
     app.extensions["hybrid"] = svc

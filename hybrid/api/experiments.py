@@ -9,7 +9,8 @@
   explicit profile joins the running experiment (the one it names, else the oldest),
   bucketed by `hybrid.experiments.bucketing`; an interleaving experiment answers with
   the variants' rankings interleaved, each hit naming its `variant`. Every search is
-  logged to the event store with its query id, experiment and variant.
+  logged to the event store with its query id, experiment and variant. A profile's
+  session signals get the shopper's session vector (`hybrid.search.session`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def search_logged(svc: Services, req: SearchRequest, unit: Unit, *, image: Any =
         result, teams = _interleaved(svc, req, exp, unit, image, audio)
     else:
         ref = exp.variant(variant).profile if exp and variant else req.profile
-        result = svc.searcher.search(req, _profile(svc, ref), image=image, audio=audio)
+        profile = _profile(svc, ref)
+        result = svc.searcher.search(req, profile, image=image, audio=audio,
+                                     **personal(svc, profile, unit))
     result["experiment"] = exp.name if exp else None
     result["variant"] = variant
     try:
@@ -90,6 +93,13 @@ def search_logged(svc: Services, req: SearchRequest, unit: Unit, *, image: Any =
     except EngineError as e:  # the answer matters more than its log line
         log.warning("search %s not logged: %s", result["query_id"], e)
     return result
+
+
+def personal(svc: Services, profile: Any, unit: Unit) -> dict[str, Any]:
+    """The query vectors and skip reasons of the profile's session signals for this
+    shopper (keyword arguments of `Searcher.search`)."""
+    vectors, unavailable = svc.sessions.inputs(profile, unit.user_id, unit.session_id)
+    return {"vectors": vectors, "unavailable": unavailable}
 
 
 def _bucket(svc: Services, req: SearchRequest, unit: Unit) -> tuple[Experiment | None, str | None]:
@@ -127,9 +137,10 @@ def _interleaved(svc: Services, req: SearchRequest, exp: Experiment, unit: Unit,
     the same user, query and page get the same list (the draft is seeded by them)."""
     t = time.perf_counter()
     deep = replace(req, page=1, size=req.offset + req.size, facets={})
-    results = [svc.searcher.search(deep if i else replace(deep, facets=req.facets),
-                                   _profile(svc, v.profile), image=image, audio=audio)
-               for i, v in enumerate(exp.variants)]  # facets: of the first variant's set
+    profiles = [_profile(svc, v.profile) for v in exp.variants]
+    results = [svc.searcher.search(deep if i else replace(deep, facets=req.facets), p,
+                                   image=image, audio=audio, **personal(svc, p, unit))
+               for i, p in enumerate(profiles)]  # facets: of the first variant's set
     seed = unit_hash(exp.salt, exp.name, f"{unit.id}\x1f{req.text}")
     rng = np.random.default_rng(int(seed * 2**63))
     draft = probabilistic if exp.method == PROBABILISTIC else team_draft

@@ -276,7 +276,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "a UBI event; object_id is required (here or in event_attributes."
                        "object.object_id), and position for impressions and clicks",
         "properties": {
-            "action_name": {"enum": ["impression", "click", "add_to_cart", "purchase"]},
+            "action_name": {"enum": ["impression", "click", "view", "add_to_cart", "purchase"]},
             "query_id": {"type": "string", "minLength": 1, "maxLength": 256},
             "object_id": {"type": "string", "minLength": 1, "maxLength": 256},
             "position": {"type": "integer", "minimum": 1, "maximum": 10000},
@@ -302,6 +302,16 @@ SCHEMAS: dict[str, Any] = {
                                "status": {"enum": ["stored", "duplicate", "rejected"]},
                                "field": {"type": "string"}, "error": {"type": "string"}}}}}},
 }
+
+SCHEMAS["SimilarResponse"] = {
+    **SCHEMAS["SearchResponse"],
+    "required": ["similar_to"] + [k for k in SCHEMAS["SearchResponse"]["required"]
+                                  if k not in ("experiment", "variant")],
+    "properties": {"similar_to": {"type": "string"},
+                   **{k: v for k, v in SCHEMAS["SearchResponse"]["properties"].items()
+                      if k not in ("experiment", "variant")}}}
+_SIMILAR_PARAMS = [p for p in _SEARCH_PARAMS
+                   if p["name"] not in ("q", "user_id", "session_id", "experiment")]
 
 _NAME = {"name": "name", "in": "path", "required": True,
          "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
@@ -355,6 +365,26 @@ def spec() -> dict[str, Any]:
                         "responses": {"200": {"description": "The image file",
                                               "content": {"image/*": {}}},
                                       **_problems(404)}}},
+            "/products/{id}/similar": {
+                "get": {"operationId": "similarProducts",
+                        "summary": "Products like this one: its image, text and fused vectors "
+                                   "as the query, under the similar-products profile",
+                        "parameters": [_ID, *_SIMILAR_PARAMS],
+                        "responses": {"200": _ok(_ref("SimilarResponse"),
+                                                 "One page of fused results"),
+                                      **_problems(400, 404, 503)}}},
+            "/users/{user_id}": {
+                "delete": {"operationId": "deleteUser", "security": KEYED,
+                           "summary": "Forget a shopper: their searches, events, sessions "
+                                      "and user vectors",
+                           "parameters": [{**_ID, "name": "user_id", "schema": {
+                               "type": "string", "minLength": 1, "maxLength": 256}}],
+                           "responses": {"200": _ok({
+                               "type": "object", "required": ["user_id", "deleted"],
+                               "properties": {"user_id": {"type": "string"}, "deleted": {
+                                   "type": "object",
+                                   "additionalProperties": {"type": "integer"}}}}),
+                               **_problems(400, 401)}}},
             "/profiles": {
                 "get": {"operationId": "listProfiles",
                         "responses": {"200": _ok({"type": "object"})}}},

@@ -64,6 +64,14 @@ class Services:
                 self._searcher = Searcher(engine, connections=self.config["CONNECTIONS"])
             return self._searcher
 
+    @property
+    def sessions(self) -> Any:
+        """Session and user vectors (`hybrid.search.session`) of this index's events."""
+        from hybrid.search.session import SessionVectors
+
+        return SessionVectors(self.events, self.engine,
+                              days=float(self.config["USER_VECTOR_DAYS"]))
+
     def media(self) -> MediaRoots:
         """Where product media may be read from: the index's upload store and catalog
         folders, MEDIA_ROOTS (else HYBRID_MEDIA_ROOTS), capped at MAX_MEDIA_BYTES."""

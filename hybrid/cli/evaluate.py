@@ -39,6 +39,10 @@ def add_parsers(sub: Any, open_existing: Any) -> None:
     le.add_argument("--folds", type=int, default=5)
     le.add_argument("--seed", type=int, default=0)
     le.add_argument("--dry-run", action="store_true", help="report, do not save")
+    le.add_argument("--fused-alpha", action="store_true",
+                    help="choose the fused_vector field's alpha (image vs text) on the "
+                    "judged text and image queries, store it with the index and write the "
+                    "fused vectors")
     le.set_defaults(run=lambda a: cmd_learn(a, open_existing))
 
     ju = sub.add_parser("judgments", help="convert judgment lists (TREC qrels <-> JSON)")
@@ -136,6 +140,10 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     from hybrid.evaluation.suite import score_runs, stamp, static_runs
     from hybrid.search.profiles import ProfileStore
 
+    if args.fused_alpha:
+        from hybrid.cli.fused import cmd_fused_alpha
+
+        return cmd_fused_alpha(args, open_existing)
     if args.folds < 2:
         raise HybridError("--folds must be at least 2")
     store = ProfileStore(Path(args.index) / "profiles")

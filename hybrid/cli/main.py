@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, evaluate, experiments, replace, serve, vectors
+    from hybrid.cli import align, evaluate, experiments, replace, serve, similar, vectors
 
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_parsers(sub, _open_existing)
     experiments.add_parsers(sub)
     replace.add_parsers(sub, ingest, _open_existing)
+    similar.add_parser(sub, _open_existing, table)
     return p
 
 

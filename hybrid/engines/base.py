@@ -78,6 +78,11 @@ class Engine(Protocol):
         """id -> {"hash", "model", "error"} for stored vectors and recorded errors
         (model SUPPLIED: the vector came with its document)."""
 
+    def get_vectors(self, ids: Sequence[str], fields: Sequence[str] | None = None
+                    ) -> dict[str, dict[str, np.ndarray]]:
+        """id -> {vector field: stored vector (float32; unit length on cosine fields)}
+        for those ids and fields (None: every vector field) that hold one."""
+
     def delete(self, ids: Iterable[str]) -> int:
         """Delete by id; returns how many existed."""
 

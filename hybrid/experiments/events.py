@@ -6,7 +6,7 @@ An event is what a user did with a search's results:
      "user_id": "u1", "session_id": "s1", "timestamp": "2026-11-30T12:00:00Z",
      "event_id": "...", "user_query": "boys blue shirts", "value": 29.9}
 
-- `action_name`: impression, click, add_to_cart or purchase.
+- `action_name`: impression, click, view (a product page seen), add_to_cart or purchase.
 - `query_id` (the search's, from its response) and `object_id` (the product) are
   required; `position` (1-based) is required for impressions and clicks.
 - UBI's nested form is read too: `event_attributes.object.object_id` and
@@ -29,7 +29,7 @@ from typing import Any
 
 from hybrid.errors import QueryError
 
-ACTIONS = ("impression", "click", "add_to_cart", "purchase")
+ACTIONS = ("impression", "click", "view", "add_to_cart", "purchase")
 POSITIONED = ("impression", "click")
 CONVERSIONS = ("add_to_cart", "purchase")
 MAX_ID = 256

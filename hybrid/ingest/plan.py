@@ -1,7 +1,8 @@
 """Which vectors each product needs (pure: no I/O; hashing of files is passed in).
 
 A vector field is filled from one input of the product: its text, its first image or
-its first audio file. A job is skipped when the stored vector already has the same
+its first audio file; the fused field from its text and first image together
+(`hybrid.ingest.fused`). A job is skipped when the stored vector already has the same
 content hash and encoder version, so re-ingesting an unchanged catalog does no work.
 """
 
@@ -13,8 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hybrid.engines.base import SUPPLIED
+from hybrid.ingest.fused import fused_hash, fused_source
 
-TEXT, IMAGE, AUDIO = "text", "image", "audio"
+TEXT, IMAGE, AUDIO, FUSED = "text", "image", "audio", "fused"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ DEFAULT_SPECS = (
     VectorSpec("image_vector", IMAGE, "efficientnet-lite0"),
     VectorSpec("image_text_vector", IMAGE, "aligned-image"),
     VectorSpec("audio_vector", AUDIO, "whisper-acoustic"),
+    # α·aligned image + (1 − α)·MiniLM text, α learned per index (hybrid learn --fused-alpha)
+    VectorSpec("fused_vector", FUSED, "fused"),
 )
 
 
@@ -68,12 +72,23 @@ def product_text(doc: Mapping[str, Any]) -> str:
 def source_of(doc: Mapping[str, Any], modality: str) -> str | None:
     if modality == TEXT:
         return product_text(doc) or None
+    if modality == FUSED:
+        images = doc.get("images") or []
+        return fused_source(product_text(doc) or None, images[0] if images else None)
     items = doc.get("images" if modality == IMAGE else "audio") or []
     return items[0] if items else None
 
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def content_hash(modality: str, source: str, file_hash: Callable[[str], str]) -> str:
+    if modality == TEXT:
+        return text_hash(source)
+    if modality == FUSED:
+        return fused_hash(source, file_hash, text_hash)
+    return file_hash(source)
 
 
 def awaits_transcript(doc: Mapping[str, Any], spec: VectorSpec) -> bool:
@@ -97,7 +112,7 @@ def plan(docs: Iterable[Mapping[str, Any]], spec: VectorSpec, version: str,
         source = source_of(doc, spec.modality)
         if source is None:
             continue
-        h = text_hash(source) if spec.modality == TEXT else file_hash(source)
+        h = content_hash(spec.modality, source, file_hash)
         if have.get("hash") == h and have.get("model") == version:
             continue  # already encoded from this content by this encoder
         if have.get("error") and have.get("error_hash") == h:
@@ -117,7 +132,7 @@ def state_of(doc: Mapping[str, Any], spec: VectorSpec, version: str,
     source = source_of(doc, spec.modality)
     if source is None:
         return "none"
-    h = text_hash(source) if spec.modality == TEXT else file_hash(source)
+    h = content_hash(spec.modality, source, file_hash)
     if have.get("hash") == h and have.get("model") == version:
         return "done"
     if have.get("error") and have.get("error_hash") == h:

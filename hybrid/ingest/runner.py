@@ -12,10 +12,20 @@ from typing import Any
 from hybrid.catalog.media import MediaRoots
 from hybrid.encoders.base import EncoderError
 from hybrid.encoders.registry import version_of
-from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec, plan, state_of
-from hybrid.ingest.tasks import encode_jobs, file_hash
+from hybrid.ingest.plan import (
+    AUDIO,
+    DEFAULT_SPECS,
+    FUSED,
+    IMAGE,
+    TEXT,
+    Job,
+    VectorSpec,
+    plan,
+    state_of,
+)
+from hybrid.ingest.tasks import encode_jobs, file_hash, spec_version
 
-BATCH = {TEXT: 64, IMAGE: 32, AUDIO: 4}
+BATCH = {TEXT: 64, IMAGE: 32, AUDIO: 4, FUSED: 32}
 Progress = Callable[[str, int], None]
 
 
@@ -35,8 +45,10 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
     transcribing = audio is not None and available(audio.encoder)
     for spec in specs:
+        if spec.field not in engine.schema.vector_fields:
+            continue  # an index made before the field existed
         try:
-            version = version_of(spec.encoder)
+            version = spec_version(spec, engine.path)
         except EncoderError as e:
             warn(f"skipping {spec.field}: {e}")
             continue
@@ -63,8 +75,10 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
     hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
+        if spec.field not in engine.schema.vector_fields:
+            continue
         try:
-            version = version_of(spec.encoder)
+            version = spec_version(spec, engine.path)
         except EncoderError as e:
             out[spec.field] = {"unavailable": str(e)}
             continue

@@ -27,7 +27,8 @@ from hybrid.catalog.media import MediaError, MediaRoots
 from hybrid.encoders.base import DecodeError, Encoder, base_pass
 from hybrid.encoders.registry import load_encoder, version_of
 from hybrid.engines.base import SUPPLIED
-from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec
+from hybrid.ingest.fused import encode_fused, fused_version, read_alpha
+from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, FUSED, IMAGE, TEXT, Job, VectorSpec
 
 SPECS = {s.field: s for s in DEFAULT_SPECS}
 KEEP_FEATURES = 256  # image features kept, a few batches' worth
@@ -68,6 +69,11 @@ def decoder(modality: str, media: MediaRoots) -> Callable[[str], Any]:
     return lambda source: load_audio(media.read(source), label=source)
 
 
+def spec_version(spec: VectorSpec, index: str | Any) -> str:
+    """The version stamped on the field's vectors (the fused field's names its α)."""
+    return fused_version(index) if spec.modality == FUSED else version_of(spec.encoder)
+
+
 def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
                 spec: VectorSpec | None = None) -> dict[str, Any]:
     """Compute and write the vectors of `jobs` (dicts of hybrid.ingest.plan.Job).
@@ -75,7 +81,7 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     spec = spec or SPECS[field]
     engine = engine_at(index)
     todo = [Job.from_dict(j) for j in jobs]
-    version = version_of(spec.encoder)
+    version = spec_version(spec, index)
     stored = engine.vector_info(field, [j.id for j in todo])
     todo = [j for j in todo if not (stored.get(j.id, {}).get("hash") == j.hash
                                     and stored.get(j.id, {}).get("model") == version)
@@ -84,6 +90,8 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
                               "failed": 0, "transcribed": []}
     if not todo:
         return result
+    if spec.modality == FUSED:
+        return _fused(index, engine, field, todo, version, result)
     encoder = load_encoder(spec.encoder)
     source, project = base_pass(encoder)
     kept = _kept(source, todo) if spec.modality == IMAGE else {}
@@ -119,6 +127,23 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     if refused:
         engine.record_vector_errors(field, refused)
         result["failed"] += len(refused)
+    return result
+
+
+def _fused(index: str, engine: Any, field: str, todo: Sequence[Job], version: str,
+           result: dict[str, Any]) -> dict[str, Any]:
+    vectors, problems = encode_fused([j.source for j in todo], read_alpha(index),
+                                     decoder(IMAGE, MediaRoots.for_index(index)))
+    ok = {j.id: v for j, v in zip(todo, vectors, strict=True) if v is not None}
+    errors = {todo[n].id: (todo[n].hash, f"image: {why}") for n, why in problems.items()
+              if todo[n].id not in ok}
+    if errors:
+        engine.record_vector_errors(field, errors)
+    res = engine.set_vectors(field, ok, provenance={j.id: (j.hash, version) for j in todo
+                                                    if j.id in ok}) if ok else []
+    result["written"] = sum(r.ok and not r.skipped for r in res)
+    result["skipped"] += sum(r.skipped for r in res)
+    result["failed"] = len(errors) + sum(not r.ok for r in res)
     return result
 
 

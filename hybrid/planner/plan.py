@@ -21,7 +21,17 @@ from hybrid.errors import QueryError
 from hybrid.planner.adaptive import WeightModel
 from hybrid.planner.features import query_features
 from hybrid.planner.fusion import Ranked
-from hybrid.planner.profile import AUDIO, IMAGE, KNN, LEXICAL, TEXT, Profile, valid_name
+from hybrid.planner.profile import (
+    AUDIO,
+    IMAGE,
+    KNN,
+    LEXICAL,
+    PRODUCT,
+    SESSION,
+    TEXT,
+    Profile,
+    valid_name,
+)
 from hybrid.planner.template import TemplateSpec
 
 MAX_SIZE = 100
@@ -44,6 +54,7 @@ class SearchRequest:
     profile: str | None = None
     weights: dict[str, float] = field(default_factory=dict)
     explain: bool = False
+    similar_to: str | None = None  # a product id: find products like it (product signals)
 
     @property
     def offset(self) -> int:
@@ -169,8 +180,10 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
     """
     profile = profile.with_weights(request.weights) if request.weights else profile
     unavailable = unavailable or {}
-    has = {TEXT: bool(request.text) or request.audio, IMAGE: request.image, AUDIO: request.audio}
+    has = {TEXT: bool(request.text) or request.audio, IMAGE: request.image, AUDIO: request.audio,
+           PRODUCT: request.similar_to is not None}
     browse = not any(has.values())
+    has[SESSION] = True  # the shell reports a shopper with no history as unavailable
     subqueries: list[SubQuery] = []
     skipped: dict[str, str] = {}
     for s in profile.signals:

@@ -7,6 +7,12 @@ field fed by one input of the query, or a shop's own search template run on its 
 index ("template", hybrid.planner.template). k-NN signals are named "<input>:<field>", e.g.
 "text:image_text_vector" is a text query, encoded into the image field's text space,
 searching product images. Pure: no I/O.
+
+Two inputs carry no encoder's output. "product" (similar products): the query vector
+is a product's own stored vector in the field its encoder names, `stored:<field>`.
+"session": the query vector is the shopper's session vector (a decayed mean of the
+stored vectors of products they touched, `hybrid.search.session`); a session signal
+re-ranks what the other signals found instead of retrieving.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from hybrid.planner.template import TemplateSpec
 LEXICAL, KNN, TEMPLATE = "lexical", "knn", "template"
 KINDS = (LEXICAL, KNN, TEMPLATE)
 TEXT, IMAGE, AUDIO = "text", "image", "audio"
-INPUTS = (TEXT, IMAGE, AUDIO)
+PRODUCT, SESSION = "product", "session"
+INPUTS = (TEXT, IMAGE, AUDIO, PRODUCT, SESSION)
+STORED = "stored:"  # encoder prefix: the query vector is a stored vector of that field
 DEFAULT_DEPTH = 100
 MAX_DEPTH = 1000
 MAX_WEIGHT = 1e6  # weights and field boosts: 0 to this (the scale is relative anyway)
@@ -82,6 +90,9 @@ class Signal:
         fld, enc = d.get("field"), d.get("encoder")
         if kind == KNN and (not isinstance(fld, str) or not isinstance(enc, str)):
             raise ProfileError("a knn signal needs 'field' (vector field) and 'encoder'")
+        if inp in (PRODUCT, SESSION) and not str(enc).startswith(STORED):
+            raise ProfileError(f"a {inp} signal's encoder is {STORED}<vector field>, the "
+                               "stored vectors its query vector comes from")
         name = d.get("name") or {LEXICAL: "bm25", TEMPLATE: "template"}.get(kind,
                                                                            f"{inp}:{fld}")
         fields = d.get("fields")
@@ -224,4 +235,27 @@ def default_profile() -> Profile:
             Signal("image:image_text_vector", KNN, IMAGE, 0.5, "image_text_vector",
                    "aligned-image"),
             Signal("audio:audio_vector", KNN, AUDIO, 0.2, "audio_vector", "whisper-acoustic"),
+        ))
+
+
+def stored_field(signal: Signal) -> str | None:
+    """The vector field a product or session signal takes its query vector from."""
+    enc = signal.encoder or ""
+    return enc[len(STORED):] if enc.startswith(STORED) else None
+
+
+def similar_profile() -> Profile:
+    """Similar products: the product's own image, text and fused vectors as query
+    vectors, each against the same field, and its title through BM25."""
+    def own(field: str, weight: float) -> Signal:
+        return Signal(f"product:{field}", KNN, PRODUCT, weight, field, STORED + field)
+
+    return Profile(
+        name="similar", description="products like a given one (GET /products/<id>/similar)",
+        signals=(
+            Signal("bm25", LEXICAL, TEXT, 0.1),
+            own("text_vector", 0.3),
+            own("image_vector", 0.3),
+            own("image_text_vector", 0.2),
+            own("fused_vector", 0.3),
         ))

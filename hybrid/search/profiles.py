@@ -3,8 +3,9 @@
 Saving never overwrites: each save is a new version, written whole to a temporary
 file and then hard-linked to its name (which fails if the name is taken), so readers
 never see half a file and two processes saving at once get two versions. The latest version is the
-one searches use unless a request names another. "default" exists from the start
-(the built-in profile) until a version of it is saved.
+one searches use unless a request names another. "default" (searches) and "similar"
+(similar products) exist from the start: their version 1 is the built-in profile,
+and saved versions follow it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from hybrid.errors import NotFoundError, ProfileError
-from hybrid.planner.profile import Profile, default_profile, valid_name
+from hybrid.planner.profile import Profile, default_profile, similar_profile, valid_name
 
 _VERSION = re.compile(r"^v(\d+)\.json$")
+BUILT_IN = {"default": default_profile, "similar": similar_profile}
 
 
 class ProfileStore:
@@ -29,12 +31,12 @@ class ProfileStore:
 
     def names(self) -> list[str]:
         found = {p.name for p in self.root.glob("*") if p.is_dir() and self._versions(p.name)}
-        return sorted(found | {"default"})
+        return sorted(found | set(BUILT_IN))
 
     def versions(self, name: str) -> list[int]:
-        """The versions of `name`, oldest first ("default" always has 1, the built-in)."""
+        """The versions of `name`, oldest first (a built-in name always has 1, the built-in)."""
         self._check(name)
-        return ([1] if name == "default" else []) + self._versions(name)
+        return ([1] if name in BUILT_IN else []) + self._versions(name)
 
     def get(self, name: str = "default", version: int | None = None) -> Profile:
         """The profile `name` at `version` (None: the latest). NotFoundError says whether
@@ -46,8 +48,8 @@ class ProfileStore:
         if v not in versions:
             raise NotFoundError(f"profile {name!r} has no version {v}; its versions are "
                                 f"{', '.join(map(str, versions))}")
-        if name == "default" and v == 1:
-            return default_profile()
+        if name in BUILT_IN and v == 1:
+            return BUILT_IN[name]()
         path = self.root / name / f"v{v}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -65,8 +67,8 @@ class ProfileStore:
         folder = self.root / profile.name
         folder.mkdir(parents=True, exist_ok=True)
         v = (self._versions(profile.name) or [0])[-1] + 1
-        if profile.name == "default" and v == 1:
-            v = 2  # version 1 of "default" is the built-in profile
+        if profile.name in BUILT_IN and v == 1:
+            v = 2  # version 1 of a built-in name is the built-in profile
         tmp = folder / f".tmp-{uuid.uuid4().hex}"
         try:
             while True:

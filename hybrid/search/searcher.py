@@ -23,7 +23,17 @@ from hybrid.engines.filters import empty_facets
 from hybrid.errors import QueryError, UnavailableError
 from hybrid.planner.fusion import Fused, fuse
 from hybrid.planner.plan import Plan, SearchRequest, SubQuery, plan
-from hybrid.planner.profile import AUDIO, IMAGE, KNN, TEMPLATE, TEXT, Profile
+from hybrid.planner.profile import (
+    AUDIO,
+    IMAGE,
+    KNN,
+    PRODUCT,
+    SESSION,
+    STORED,
+    TEMPLATE,
+    TEXT,
+    Profile,
+)
 from hybrid.planner.table import SignalTable
 from hybrid.search.template import TemplateRunner
 
@@ -93,6 +103,8 @@ class Searcher:
             if counts.get(s.field, 0) == 0:
                 out[s.name] = f"no {s.field} vectors in the index yet (hybrid encode fills them)"
                 continue
+            if s.encoder.startswith(STORED):  # the caller supplies its query vector
+                continue
             why = self._encoder_problem(s.encoder)
             if why:
                 out[s.name] = why
@@ -128,11 +140,21 @@ class Searcher:
 
     # -- search -----------------------------------------------------------------------
     def retrieve(self, request: SearchRequest, profile: Profile, *, image: Any = None,
-                 audio: np.ndarray | None = None) -> Retrieval:
+                 audio: np.ndarray | None = None,
+                 vectors: Mapping[str, np.ndarray] | None = None,
+                 unavailable: Mapping[str, str] | None = None) -> Retrieval:
         """Plan the request and run its sub-queries (transcribing and encoding first):
-        everything before fusion. Evaluation and learning start from here too."""
+        everything before fusion. Evaluation and learning start from here too.
+
+        vectors: signal name -> query vector the caller already has (a product's stored
+        vector, a session vector), used instead of encoding; unavailable: signal name ->
+        why it cannot run for this request (e.g. the product has no such vector)."""
         took: dict[str, float] = {}
-        the_plan = plan(request, profile, self.engine.schema, self.unavailable(profile))
+        given = dict(vectors or {})
+        unfed = {s.name: f"no {s.input} vector for this query" for s in profile.signals
+                 if s.input in (PRODUCT, SESSION) and s.name not in given}
+        the_plan = plan(request, profile, self.engine.schema,
+                        {**self.unavailable(profile), **unfed, **(unavailable or {})})
         text = request.text
         transcript = None
         failed: dict[str, str] = {}  # signal -> why it failed on this query
@@ -155,12 +177,13 @@ class Searcher:
         # Lexical sub-queries need no vectors: they run while the query is encoded.
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed}
-        vectors = self._encode(the_plan, inputs, failed)
+        query_vectors = given | self._encode(the_plan, inputs, failed, skip=given)
         took["encode"] = _ms(t)
         t = time.perf_counter()
         futures = early | {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                                      vectors[q.signal])
-                           for q in the_plan.subqueries if q.signal in vectors}
+                                                      query_vectors[q.signal])
+                           for q in the_plan.subqueries
+                           if q.kind == KNN and q.input != SESSION and q.signal in query_vectors}
         results, totals, sub_took = {}, {}, {}
         for q in the_plan.subqueries:
             if q.signal not in futures:
@@ -174,6 +197,11 @@ class Searcher:
                 log.exception("sub-query %s failed", q.signal)
                 failed[q.signal] = f"the sub-query failed ({type(e).__name__}; the server " \
                                    "log has the details)"
+        found = sorted({d for hits in results.values() for d, _ in hits})
+        for q in the_plan.subqueries:  # session signals re-rank what the others found
+            if q.input == SESSION and q.signal in query_vectors:
+                results[q.signal], totals[q.signal], sub_took[q.signal] = self._rerank(
+                    q, the_plan, query_vectors[q.signal], found)
         took["retrieve"] = _ms(t)
         the_plan = _without(the_plan, failed)
         modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
@@ -182,9 +210,13 @@ class Searcher:
                          sub_took)
 
     def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
-               audio: np.ndarray | None = None) -> dict[str, Any]:
+               audio: np.ndarray | None = None,
+               vectors: Mapping[str, np.ndarray] | None = None,
+               unavailable: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One page of fused results (see `retrieve` for vectors and unavailable)."""
         start = time.perf_counter()
-        r = self.retrieve(request, profile, image=image, audio=audio)
+        r = self.retrieve(request, profile, image=image, audio=audio, vectors=vectors,
+                          unavailable=unavailable)
         the_plan, took = r.plan, r.took
         t = time.perf_counter()
         weights = the_plan.fusion_weights(r.text, r.modalities, r.results, r.totals)
@@ -221,15 +253,17 @@ class Searcher:
             "took_ms": took,
         }
 
-    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any], failed: dict[str, str]
-                ) -> dict[str, np.ndarray]:
+    def _encode(self, the_plan: Plan, inputs: Mapping[str, Any], failed: dict[str, str],
+                skip: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
         """One query vector per (encoder, input), the encoders running side by side. An
         encoder that maps another's output (a DerivedEncoder) shares that one's pass.
         An encoder that fails on this query adds its signals to `failed`, with the
-        reason, instead of failing the search (a client's bad input still raises)."""
-        knn = [q for q in the_plan.subqueries
-               if q.kind == KNN and q.encoder is not None and q.signal not in failed]
-        wanted = sorted({(str(q.encoder), q.input) for q in knn})
+        reason, instead of failing the search (a client's bad input still raises).
+        Signals in `skip` already have their query vector."""
+        skip = skip or {}
+        knn = [q for q in the_plan.subqueries if q.kind == KNN and q.encoder is not None
+               and q.signal not in failed and q.signal not in skip]
+        wanted = sorted({(str(q.encoder), q.input) for q in knn}, key=str)
         passes: dict[tuple[int, str], Future[np.ndarray]] = {}
 
         def run(encoder: Any, inp: str) -> Future[np.ndarray]:
@@ -280,6 +314,20 @@ class Searcher:
         else:
             res = self.engine.lexical_search(text, fields=q.fields, filter=the_plan.filter,
                                              size=q.depth, source=False)
+        return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
+
+    def _rerank(self, q: SubQuery, the_plan: Plan, vector: np.ndarray, found: list[str]
+                ) -> tuple[list[tuple[str, float]], int, float]:
+        """Score the documents the other signals found by similarity to `vector`:
+        a k-NN search confined to them, so it adds none of its own."""
+        t = time.perf_counter()
+        if not found:
+            return [], 0, _ms(t)
+        assert q.field is not None
+        flt: dict[str, Any] = {"terms": {"id": found}}
+        if the_plan.filter:
+            flt = {"and": [the_plan.filter, flt]}
+        res = self.engine.knn_search(q.field, vector, k=len(found), filter=flt, source=False)
         return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
 
     def _facets(self, the_plan: Plan, ids: list[str]) -> dict[str, Any]:

@@ -139,6 +139,14 @@ class EmbeddedEngine:
             raise QueryError(f"unknown vector field {field!r}; the mapping has "
                              f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
 
+    def get_vectors(self, ids: Sequence[str], fields: Sequence[str] | None = None
+                    ) -> dict[str, dict[str, np.ndarray]]:
+        wanted = list(self.vectors.fields) if fields is None else list(fields)
+        for name in wanted:
+            self._vector_field(name)
+        live = self.lexical.keys_among([doc_key(i) for i in ids])  # not of deleted documents
+        return self.vectors.stored([k for k in (doc_key(i) for i in ids) if k in live], wanted)
+
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(ids))
         keys = [doc_key(i) for i in ids]

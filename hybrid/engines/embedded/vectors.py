@@ -315,6 +315,20 @@ class VectorStore:
                 out[doc_id]["error_hash"] = h
         return out
 
+    def stored(self, keys: Sequence[int], fields: Sequence[str]
+               ) -> dict[str, dict[str, np.ndarray]]:
+        """id -> {field: vector} of the stored (not deleted) vectors of those keys."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        if not keys or not fields:
+            return out
+        sql = (f"SELECT id, field, vec FROM vectors WHERE key IN ({','.join('?' * len(keys))})"
+               f" AND field IN ({','.join('?' * len(fields))}) AND vec IS NOT NULL")
+        with self._lock:
+            rows = self.db.execute(sql, [int(k) for k in keys] + list(fields)).fetchall()
+        for doc_id, name, vec in rows:
+            out.setdefault(doc_id, {})[name] = np.frombuffer(vec, dtype=np.float32).copy()
+        return out
+
     def pending(self, field: str) -> int:
         fv = self.fields[field]
         fv.refresh(self.head())
