@@ -4,6 +4,7 @@ real index and a query set made from its catalog's facets (as the dev sets are).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,8 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
     _, index, env = small_index
     qrels = read_qrels(tasks / "text" / "qrels.tsv")
     rankings = {q: [sorted(d, key=lambda x: (-d[x], x))[:10],
-                    sorted(d, key=lambda x: (d[x], x))[:10]] for q, d in qrels.items()}
+                    sorted(d, key=lambda x: (d[x], x))[:10]]
+                for q, d in sorted(qrels.items())[::2]}  # clicks on half the queries
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in simulate(rankings, qrels,
                                                                         per_query=20)))
@@ -119,6 +121,8 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
                  str(events), "--folds", "2", "--dry-run", "--cache", str(tmp_path / "c"))
     assert res.returncode == 0, res.stderr
     assert "dry run" in res.stdout
+    scored = re.search(r"scored (\d+) of (\d+) judged queries: those with clicks", res.stdout)
+    assert scored and 0 < int(scored[1]) <= len(rankings) < int(scored[2]), res.stdout
     bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
                  str(tmp_path / "missing.jsonl"), "--cache", str(tmp_path / "c"))
     assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: cannot read click")

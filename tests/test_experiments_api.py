@@ -153,9 +153,15 @@ def test_events_are_idempotent_and_a_bad_one_is_rejected_alone(setup: Any) -> No
     rep = report(url, "events")
     mine = next(v for v in rep["variants"] if v["variant"] == res["variant"])
     assert (mine["queries"], mine["clicks"]) == (2, 2)            # click-1 counted once
+    for headers in ({}, {"X-API-Key": "wrong"}):  # user and session ids: keyed
+        r = requests.get(f"{url}/events/export", params={"experiment": "events"},
+                         headers=headers, timeout=30)
+        assert r.status_code == 401, r.text
+        assert r.headers["Content-Type"] == "application/problem+json"
+        assert "s-1" not in r.text
     exported = [json.loads(line) for line in
                 requests.get(f"{url}/events/export", params={"experiment": "events"},
-                             timeout=30).text.splitlines()]
+                             headers=AUTH, timeout=30).text.splitlines()]
     assert [e["event_id"] for e in exported] == ["click-1", "click-2"]
     assert exported[0]["user_query"] == "black watch" and exported[0]["variant"]
     stop(url, "events")
@@ -199,7 +205,7 @@ def test_interleaving_picks_the_better_profile_and_learning_from_its_clicks_wins
     # close the loop: learn the production profile's weights from the logged clicks
     events = index.parent / "challenge-events.jsonl"
     events.write_text(requests.get(f"{url}/events/export", params={"experiment": "challenge"},
-                                   timeout=60).text)
+                                   headers=AUTH, timeout=60).text)
     hybrid("--index", str(index), "learn", "--clicks", str(events), "--base", "weak",
            "--name", "from-clicks", "--data", str(tasks), "--cache",
            str(index.parent / "eval-cache"), env=env)

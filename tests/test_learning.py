@@ -191,3 +191,36 @@ def test_a_task_keeps_only_the_judgments_of_its_queries(tmp_path: Path) -> None:
     (task / "queries.jsonl").write_text('{"qid": "q1", "text": "red shoes"}\n')
     (task / "qrels.tsv").write_text("q1\ta\t2\nq2\tb\t1\n")  # q2 is judged, not asked
     assert load_task(task).qrels == {"q1": {"a": 2}}
+
+
+def test_learning_from_clicks_scores_only_the_queries_with_clicks() -> None:
+    """Clicks on half the judged queries: the cross-validation table scores those 12
+    (each by a fit made without it), not all 24 with the other 12 at nDCG 0."""
+    from hybrid.evaluation.judgments import Query, QuerySet
+    from hybrid.evaluation.suite import learn, score_learned
+
+    collected, qrels = synthetic(24, {"A": 0.6, "B": 0.3, "C": 0.1})
+    tasks = [QuerySet("t", [Query(q, "t", f"query {q}") for q in collected], qrels)]
+    clicked = [f"q{i}" for i in range(0, 24, 2)]
+    labels = {"t": {q: {d: g / 3 for d, g in qrels[q].items()} for q in clicked}}
+    base = Profile.from_dict({"name": "base", "signals": [
+        {"name": s, "kind": "knn", "field": "f", "encoder": "e", "weight": 1.0}
+        for s in SIGNALS]})
+    learned = learn(base, {"t": collected}, labels, k=2, name="from-clicks")
+    assert set(learned.runs["t"]) == set(clicked)
+
+    result = score_learned(tasks, {"t": collected}, base, learned, only_ranked=True)
+    assert (result["scored"], result["judged"]) == (12, 24)
+    only = {q: qrels[q] for q in clicked}
+    for label, run in [("from-clicks (cv)", learned.runs["t"]),
+                       ("base@1", run_of({q: collected[q] for q in clicked}, base))]:
+        expected, _ = evaluate(only, run)
+        got = result["overall"]["profiles"][label]["means"]["ndcg@10"]
+        assert got == pytest.approx(expected["ndcg@10"]), label
+    assert result["tasks"]["t"]["queries"] == 12
+    cv = result["overall"]["profiles"]["from-clicks (cv)"]["means"]["ndcg@10"]
+    assert cv > 0.8  # the truth is learnable; diluted by 12 zeros it could not pass 0.5
+
+    every = score_learned(tasks, {"t": collected}, base, learned)  # judgments: all judged
+    assert (every["scored"], every["judged"]) == (24, 24)
+    assert every["overall"]["profiles"]["from-clicks (cv)"]["means"]["ndcg@10"] < 0.5

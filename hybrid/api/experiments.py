@@ -4,7 +4,8 @@
   `GET /experiments/<name>`, `POST /experiments/<name>/stop` (key), and
   `GET /experiments/<name>/report` (`hybrid.experiments.report`).
 - `POST /events` stores UBI events, one or a list (`hybrid.experiments.events`);
-  `GET /events/export` streams them as JSON lines, ready for `hybrid learn --clicks`.
+  `GET /events/export` (key: the events carry user and session ids) streams them as
+  JSON lines, ready for `hybrid learn --clicks`.
 - `search_logged` runs a search: a request with a `user_id` or `session_id` and no
   explicit profile joins the running experiment (the one it names, else the oldest),
   bucketed by `hybrid.experiments.bucketing`; an interleaving experiment answers with
@@ -242,8 +243,10 @@ def _summary(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @bp.get("/events/export")
+@require_key
 def export() -> Response:
-    """Every event as one JSON line, oldest first (`?experiment=NAME`: that one's)."""
+    """Every event as one JSON line, oldest first (`?experiment=NAME`: that one's).
+    Needs the API key (401 otherwise): the lines carry user and session ids."""
     svc = services()
     name = request.args.get("experiment")
     if name is not None:

@@ -435,15 +435,16 @@ def spec() -> dict[str, Any]:
                                        "207": _ok(_ref("EventResult"), "Some rejected"),
                                        **_problems(400, 413)}}},
             "/events/export": {
-                "get": {"operationId": "exportEvents",
+                "get": {"operationId": "exportEvents", "security": KEYED,
                         "summary": "Events as JSON lines, with each search's user_query, "
-                                   "experiment and variant (input for hybrid learn --clicks)",
+                                   "experiment and variant (input for hybrid learn --clicks); "
+                                   "keyed, as they carry user and session ids",
                         "parameters": [{"name": "experiment", "in": "query", "schema": {
                             "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}],
                         "responses": {"200": {"description": "One event per line",
                                               "content": {"application/x-ndjson": {
                                                   "schema": {"type": "string"}}}},
-                                      **_problems(400, 404)}}},
+                                      **_problems(400, 401, 404)}}},
             "/judgments": {
                 "get": {"operationId": "getJudgments",
                         "summary": "A query's recorded grades, or (no parameters) the "

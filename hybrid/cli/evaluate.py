@@ -137,7 +137,7 @@ def evaluate_profiles(args: argparse.Namespace, open_existing: Any) -> dict[str,
 
 
 def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
-    from hybrid.evaluation.suite import score_runs, stamp, static_runs
+    from hybrid.evaluation.suite import score_learned, stamp
     from hybrid.search.profiles import ProfileStore
 
     if args.fused_alpha:
@@ -159,11 +159,13 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
 
     learned = learn(base, collected, labels, per_query=args.per_query, k=args.folds,
                     seed=args.seed, name=args.name, source=source)
-    runs = static_runs(collected, {f"{base.name}@{base.version}": base})
-    runs[f"{args.name} (cv)"] = learned.runs
-    result = stamp(score_runs(tasks, runs, f"{base.name}@{base.version}"), str(args.index))
+    result = stamp(score_learned(tasks, collected, base, learned,
+                                 only_ranked=events is not None), str(args.index))
     learned.report["cv"] = _means(result)
+    learned.report["cv_queries"] = result["scored"]
     print(table(result))
+    print(f"scored {result['scored']} of {result['judged']} judged queries"
+          + (": those with clicks" if events is not None else ""))
     if args.dry_run:
         print("dry run: not saved")
         return 0

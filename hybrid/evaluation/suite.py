@@ -147,6 +147,26 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     return Learned(replace(profile, meta={"training": report}), runs, report)
 
 
+def score_learned(tasks: Sequence[QuerySet], collected: Collected, base: Profile,
+                  learned: Learned, only_ranked: bool = False) -> dict[str, Any]:
+    """The cross-validation table: `base` and the learned profile's held-out runs,
+    scored against the judgments of `tasks` (`score_runs`' shape, plus `scored`: the
+    number of judged queries scored, and `judged`: of how many). With `only_ranked`,
+    only the queries the held-out runs rank count (learning from clicks: the queries
+    with clicks; a query without click data has no fit to score, not a score of 0)."""
+    judged = sum(1 for qs in tasks for d in qs.qrels.values() if d)
+    if only_ranked:
+        tasks = [QuerySet(qs.name, [q for q in qs.queries if q.qid in learned.runs.get(
+            qs.name, {})], {q: d for q, d in qs.qrels.items()
+                            if q in learned.runs.get(qs.name, {})}) for qs in tasks]
+    label = f"{base.name}@{base.version}"
+    runs = static_runs(collected, {label: base})
+    runs[f"{learned.profile.name} (cv)"] = learned.runs
+    result = score_runs(tasks, runs, label)
+    return result | {"scored": sum(1 for qs in tasks for d in qs.qrels.values() if d),
+                     "judged": judged}
+
+
 def curves(collected: Collected, tasks: Sequence[QuerySet], profile: Profile,
            steps: int = 11, metric: str = "ndcg@10") -> dict[str, Any]:
     """Per task, the metric as the weight moves from one signal to another: the first

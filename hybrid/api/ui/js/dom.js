@@ -65,8 +65,8 @@ export function text(v) {
 }
 
 // one colour per signal name, the same on every page and every load
-const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
-                 "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+export const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948",
+                        "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
 const KNOWN = {"bm25": 0, "text:text_vector": 1, "text:image_text_vector": 2,
                "image:image_vector": 3, "image:image_text_vector": 4, "audio:audio_vector": 5};
 export function colour(name) {

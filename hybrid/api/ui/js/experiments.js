@@ -2,13 +2,14 @@
 // report (GET /experiments/{name}/report): per-variant metrics with confidence
 // intervals, the significance tests, the sample-ratio check, interleaving wins, and
 // CTR and traffic over time. A server without the experiments API (404) shows
-// "No experiments"; fields a report lacks are left out.
+// "No experiments"; fields a report lacks are left out. Variants are coloured by their
+// place in the experiment.
 
 import {ApiError, call} from "./api.js";
-import {clear, colour, fmt, h, svg, text} from "./dom.js";
+import {PALETTE, clear, fmt, h, svg, text} from "./dom.js";
 
-const METRICS = [["ctr", "CTR"], ["mrr", "MRR"], ["abandonment", "abandonment"],
-                 ["conversion", "conversion"]];
+const METRICS = [["ctr", "CTR"], ["clicks_at_10", "clicks@10"], ["mrr", "MRR"],
+                 ["abandonment", "abandonment"], ["conversion", "conversion"]];
 
 export function experimentsView(root, {showError}) {
   const list = h("div", {id: "exp-list"});
@@ -46,7 +47,14 @@ export function experimentsView(root, {showError}) {
         h("td", {}, text(x.kind)), h("td", {}, text(x.status)),
         h("td", {}, (x.variants || []).map((v) => h("span", {class: "chip"},
           `${text(v.name)}: ${text(v.profile)}`
-          + (v.split !== undefined ? ` (split ${fmt(v.split, 2)})` : "")))))))));
+          + (x.kind === "interleaving" ? "" : share(v, x.variants))))))))));
+  }
+
+  function share(v, all) {
+    // splits are relative weights: show each variant's share of the traffic
+    const total = all.reduce((t, w) => t + (typeof w.split === "number" ? w.split : 0), 0);
+    return typeof v.split === "number" && total > 0 ? ` (${fmt(100 * v.split / total, 0)}%)`
+      : "";
   }
 
   function empty(why) {
@@ -71,19 +79,28 @@ export function experimentsView(root, {showError}) {
 
 function report(r) {
   const variants = r.variants || [];
+  // a colour per variant by its place in the experiment: names may hash alike
+  const colours = new Map(variants.map((v, i) => [text(v.variant), PALETTE[i % PALETTE.length]]));
+  const colour = (name) => colours.get(name) || PALETTE[PALETTE.length - 1];
   const parts = [h("h2", {}, `${text(r.experiment)} `, h("span", {class: "muted"},
-    `(${text(r.kind || "")})`))];
+    `(${[r.kind, r.status].filter(Boolean).map(text).join(", ")})`))];
   if (r.srm) {
+    // A/B: distinct users per variant against the split; interleaving: first picks
+    const what = r.kind === "interleaving" ? "first picks" : "users";
+    const observed = Array.isArray(r.srm.observed)
+      ? `; ${what}: ${variants.map((v, i) => `${text(v.variant)} ${fmt(r.srm.observed[i])}`)
+        .join(" · ")}` : "";
     parts.push(h("p", {class: r.srm.ok === false ? "warn srm" : "ok srm"},
       r.srm.ok === false ? "Sample ratio mismatch: traffic does not split as configured "
-        : "Traffic splits as configured ", `(SRM test p = ${fmt(r.srm.p_value, 4)})`));
+        : "Traffic splits as configured ",
+      `(SRM test p = ${fmt(r.srm.p_value, 4)}${observed})`));
   }
   parts.push(h("table", {class: "exp-variants"},
     h("thead", {}, h("tr", {}, ["variant", "profile", "queries", "impressions", "clicks",
       ...METRICS.map((m) => m[1]), "latency p50 / p99 (ms)", "flags"].map((c) =>
       h("th", {scope: "col"}, c)))),
     h("tbody", {}, variants.map((v) => h("tr", {},
-      h("th", {scope: "row"}, h("i", {class: "swatch",
+      h("th", {scope: "row", class: "variant"}, h("i", {class: "swatch",
                                       style: {background: colour(text(v.variant))}}),
         text(v.variant)),
       h("td", {}, text(v.profile)), h("td", {}, fmt(v.queries)),
@@ -92,11 +109,10 @@ function report(r) {
       h("td", {}, v.latency_ms ? `${fmt(v.latency_ms.p50, 1)} / ${fmt(v.latency_ms.p99, 1)}`
         : "–"),
       h("td", {}, (v.flags || []).map((f) => h("span", {class: "flag"}, text(f)))))))));
-  for (const [m, name] of METRICS) {
-    if (variants.some((v) => v[m] && typeof v[m].value === "number")) {
-      parts.push(ciChart(name, variants.map((v) => [text(v.variant), v[m]])));
-    }
-  }
+  const charts = METRICS.filter(([m]) => variants.some((v) => v[m]
+    && typeof v[m].value === "number"))
+    .map(([m, name]) => ciChart(name, variants.map((v) => [text(v.variant), v[m]]), colour));
+  parts.push(h("div", {class: "ci-charts"}, charts));
   if ((r.tests || []).length) {
     parts.push(h("h3", {}, "Tests"), h("table", {class: "exp-tests"},
       h("thead", {}, h("tr", {}, ["metric", "a", "b", "p-value", "significant"].map((c) =>
@@ -108,21 +124,25 @@ function report(r) {
   if (r.interleaving) {
     const wins = Object.entries(r.interleaving.wins || {});
     parts.push(h("h3", {}, "Interleaving"), h("p", {class: "interleaving"},
-      wins.map(([k, n]) => `${k}: ${n} wins · `).join(""),
-      `ties: ${fmt(r.interleaving.ties)} · p = ${fmt(r.interleaving.p_value, 4)}`));
+      wins.map(([k, n]) => `${text(k)}: ${fmt(n)} wins · `).join(""),
+      `ties: ${fmt(r.interleaving.ties)} · `,
+      r.interleaving.no_clicks !== undefined
+        ? `no clicks: ${fmt(r.interleaving.no_clicks)} · ` : "",
+      `p = ${fmt(r.interleaving.p_value, 4)}`));
   }
-  if ((r.timeline || []).length) parts.push(timeline(r.timeline));
+  if ((r.timeline || []).length) parts.push(timeline(r.timeline, colour));
   return h("div", {class: "exp-board"}, parts);
 }
 
 function interval(m) {
   if (!m || typeof m.value !== "number") return "–";
-  const ci = Array.isArray(m.ci) ? ` [${fmt(m.ci[0])}, ${fmt(m.ci[1])}]` : "";
-  return `${fmt(m.value)}${ci}`;
+  if (!Array.isArray(m.ci)) return fmt(m.value);
+  return [h("span", {class: "value"}, fmt(m.value)), " ",
+          h("span", {class: "ci"}, `[${fmt(m.ci[0])}, ${fmt(m.ci[1])}]`)];
 }
 
 // A horizontal dot-and-whisker chart: each variant's value and confidence interval.
-function ciChart(name, rows) {
+function ciChart(name, rows, colour) {
   const W = 520;
   const row = 26;
   const pad = 110;
@@ -131,11 +151,11 @@ function ciChart(name, rows) {
   const lo = Math.min(0, ...vals);
   const hi = Math.max(...vals, lo + 1e-9);
   const x = (v) => pad + ((v - lo) / (hi - lo)) * (W - pad - 20);
-  const H = rows.length * row + 24;
+  const H = rows.length * row + 28;
   const g = svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "ci-chart", role: "img",
                         "aria-label": `${name} by variant with confidence intervals`});
   rows.forEach(([variant, m], i) => {
-    const y = 14 + i * row;
+    const y = 18 + i * row;
     g.append(svg("text", {x: 4, y: y + 4, class: "lbl"}, variant));
     if (!m || typeof m.value !== "number") return;
     if (Array.isArray(m.ci)) {
@@ -143,7 +163,8 @@ function ciChart(name, rows) {
                             stroke: colour(variant), "stroke-width": 3}));
     }
     g.append(svg("circle", {cx: x(m.value), cy: y, r: 5, fill: colour(variant)}));
-    g.append(svg("text", {x: x(m.value) + 8, y: y - 6, class: "val"}, fmt(m.value)));
+    g.append(svg("text", {x: Math.min(x(m.value), W - 24), y: y - 7, class: "val",
+                          "text-anchor": "middle"}, fmt(m.value)));
   });
   g.append(svg("text", {x: pad, y: H - 4, class: "axis"}, fmt(lo)));
   g.append(svg("text", {x: W - 60, y: H - 4, class: "axis"}, fmt(hi)));
@@ -151,7 +172,7 @@ function ciChart(name, rows) {
 }
 
 // CTR per variant over time, as lines.
-function timeline(points) {
+function timeline(points, colour) {
   const dates = [...new Set(points.map((p) => text(p.date)))].sort();
   const byVariant = new Map();
   for (const p of points) {
@@ -171,15 +192,22 @@ function timeline(points) {
                         "aria-label": "CTR per variant over time"});
   g.append(svg("line", {x1: pad, x2: W - pad, y1: H - pad, y2: H - pad, class: "axis-line"}));
   g.append(svg("text", {x: 2, y: pad, class: "axis"}, fmt(hi)));
-  g.append(svg("text", {x: pad, y: H - 8, class: "axis"}, dates[0] || ""));
-  g.append(svg("text", {x: W - pad - 70, y: H - 8, class: "axis"},
-               dates[dates.length - 1] || ""));
+  g.append(svg("text", {x: dates.length > 1 ? pad : W / 2 - 35, y: H - 8, class: "axis"},
+               dates[0] || ""));
+  if (dates.length > 1) {
+    g.append(svg("text", {x: W - pad - 70, y: H - 8, class: "axis"}, dates[dates.length - 1]));
+  }
   for (const [variant, ps] of byVariant) {
     const pts = ps.filter((p) => typeof p.ctr === "number")
       .sort((a, b) => text(a.date).localeCompare(text(b.date)))
       .map((p) => `${x(text(p.date))},${y(p.ctr)}`).join(" ");
     g.append(svg("polyline", {points: pts, fill: "none", stroke: colour(variant),
                               "stroke-width": 2}));
+    for (const p of ps) {  // a dot per day: one day of traffic is no line at all
+      if (typeof p.ctr !== "number") continue;
+      g.append(svg("circle", {cx: x(text(p.date)), cy: y(p.ctr), r: 4, fill: colour(variant)},
+        svg("title", {}, `${variant} ${text(p.date)}: CTR ${fmt(p.ctr)}, ${fmt(p.queries)} queries`)));
+    }
   }
   const key = h("div", {class: "legend"}, [...byVariant.keys()].map((v) => h("span",
     {class: "key"}, h("i", {class: "swatch", style: {background: colour(v)}}), v)));
