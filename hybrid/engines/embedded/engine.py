@@ -216,13 +216,15 @@ class EmbeddedEngine:
                     want = min(total, want * 4)
                 mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
                 keys, sims = keys[mask][:k], sims[mask][:k]
-        scores = score(sims, fv.field.space).tolist()
+        scores = score(sims, fv.field.space)
+        ids = fv.ids(keys)
+        order = np.lexsort((ids, -scores))  # best first, equal scores by id ascending
+        pairs = zip(keys[order].tolist(), ids[order].tolist(), scores[order].tolist(),
+                    strict=True)
         if not source:
-            return SearchResult([Hit(i, float(s)) for i, s in
-                                 zip(fv.ids(keys), scores, strict=True)], len(keys))
+            return SearchResult([Hit(i, s) for _, i, s in pairs], len(keys))
         found = self.lexical.sources_by_key(keys)  # drops vectors of deleted documents
-        hits = [Hit(src["id"], float(s), src) for key, s in zip(keys.tolist(), scores, strict=True)
-                if (src := found.get(key)) is not None]
+        hits = [Hit(i, s, src) for key, i, s in pairs if (src := found.get(key)) is not None]
         return SearchResult(hits, len(hits))
 
     # -- upkeep ---------------------------------------------------------------------
