@@ -184,7 +184,8 @@ class EmbeddedEngine:
                                                  (tantivy.Occur.Must, fq)])
         else:
             query = fq
-        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source)
+        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source,
+                                                        self.vectors.ids_of)
         return SearchResult([Hit(i, s, src) for s, i, src in hits], total, facet_counts)
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,

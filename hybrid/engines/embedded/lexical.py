@@ -14,7 +14,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from hybrid.errors import EngineError, FilterError
 K1 = 1.2
 ID, KEY, SOURCE = "_id", "_key", "_source"
 _WRITER_HEAP = 128_000_000
+FEW_KEYS = 64  # up to this many keys are looked up by term queries, not a term set
 
 
 def doc_key(doc_id: str) -> int:
@@ -107,16 +108,27 @@ class LexicalIndex:
         return _filter_query(flt, self.schema, self.tschema)
 
     def search(self, query: tantivy.Query, limit: int, offset: int = 0,
-               aggs: Mapping[str, Any] | None = None, source: bool = True
+               aggs: Mapping[str, Any] | None = None, source: bool = True,
+               ids_of: Callable[[np.ndarray], list[str | None]] | None = None
                ) -> tuple[list[tuple[float, str, dict[str, Any] | None]], int, dict[str, Any]]:
-        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets."""
+        """(score on Lucene's scale, id, stored document if `source`) hits, total, facets.
+        Without source, `ids_of` may name the ids of keys (None where it does not know
+        one), which spares loading those documents just for their ids."""
         s = self.searcher()
         res = s.search(query, max(limit, 1), count=True, offset=offset)  # tantivy: limit >= 1
+        found = res.hits[:limit]
+        known: list[str | None] = [None] * len(found)
+        if not source and ids_of is not None and found:
+            known = ids_of(np.asarray(s.fast_field_values(KEY, [a for _, a in found]),
+                                      dtype=np.int64))
         hits = []
-        for score, addr in res.hits[:limit]:
-            doc = s.doc(addr)
-            src = json.loads(bytes(doc[SOURCE][0])) if source else None
-            hits.append((score / (K1 + 1), str(doc[ID][0]), src))
+        for (score, addr), doc_id in zip(found, known, strict=True):
+            src = None
+            if doc_id is None:
+                doc = s.doc(addr)
+                doc_id = str(doc[ID][0])
+                src = json.loads(bytes(doc[SOURCE][0])) if source else None
+            hits.append((score / (K1 + 1), doc_id, src))
         facets = {}
         if aggs:
             facets = _facets(s.aggregate(query, _tantivy_aggs(aggs, self.schema)), aggs)
@@ -134,7 +146,12 @@ class LexicalIndex:
 
     def _among(self, s: tantivy.Searcher, keys: Sequence[int] | np.ndarray,
                flt: tantivy.Query | None) -> tuple[list[Any], list[Any]]:
-        q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
+        if len(keys) <= FEW_KEYS:  # one term query each: several times faster for a page
+            q = tantivy.Query.boolean_query([
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.tschema, KEY, int(k)))
+                for k in keys])
+        else:
+            q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
         if flt is not None:
             q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, flt)])
         addrs = [a for _, a in s.search(q, len(keys), count=False).hits]

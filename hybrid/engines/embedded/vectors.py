@@ -213,6 +213,7 @@ class VectorStore:
         except sqlite3.Error as e:
             raise EngineError(f"cannot open the vector store at {path}: {e}") from e
         self.fields = {name: FieldVectors(self, f) for name, f in fields.items()}
+        self._loaded = False
 
     def head(self) -> int:
         with self._lock:
@@ -386,6 +387,32 @@ class VectorStore:
             fv.refresh(0)
             if fv.snap.hnsw is not None and fv.snap.stamp == fv.manifest.read_bytes():
                 fv.snap.hnsw.save(base)
+
+    def ids_of(self, keys: np.ndarray) -> list[str | None]:
+        """The document ids of keys, from the fields' snapshots and deltas (a key is a
+        hash of its id, so any field that has one knows it); None for the others."""
+        if not self._loaded:  # a process that has not searched vectors yet
+            self.refresh()
+            self._loaded = True
+        out: list[str | None] = [None] * len(keys)
+        missing = np.arange(len(keys))
+        for fv in sorted(self.fields.values(), key=lambda f: -len(f.snap.keys)):
+            if not len(missing):
+                break
+            snap_keys = fv.snap.keys
+            if len(snap_keys):
+                pos = np.minimum(np.searchsorted(snap_keys, keys[missing]), len(snap_keys) - 1)
+                hit = snap_keys[pos] == keys[missing]
+                for i, doc_id in zip(missing[hit].tolist(), fv.snap.ids[pos[hit]].tolist(),
+                                     strict=True):
+                    out[i] = doc_id
+                missing = missing[~hit]
+            for i in missing.tolist():
+                known = fv.delta.get(int(keys[i]))
+                if known is not None and known[1] is not None:
+                    out[i] = known[0]
+            missing = np.array([i for i in missing.tolist() if out[i] is None], dtype=np.int64)
+        return out
 
     def stats(self) -> dict[str, dict[str, int]]:
         self.refresh()

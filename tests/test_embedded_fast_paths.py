@@ -1,5 +1,6 @@
-"""The embedded engine's HNSW graphs (faiss): dead nodes skipped, rebuilt when too many
-are dead, and snapshots from before faiss upgraded."""
+"""What the embedded engine does for speed, checked for correctness: HNSW graphs from
+faiss (dead nodes skipped, rebuilt when too many are dead, snapshots from before faiss
+upgraded) and lexical hits named from the vector snapshots' ids."""
 
 from __future__ import annotations
 
@@ -87,3 +88,18 @@ def test_snapshot_without_a_faiss_graph_is_rebuilt_then_saved_on_commit(tmp_path
     assert third.knn_search("text_vector", x[9], k=1).hits[0].id == "d009"
     third.close()
 
+
+
+def test_lexical_ids_come_right_from_snapshot_delta_or_document(tmp_path: Path) -> None:
+    e, x = engine_with_vectors(tmp_path / "ix", 50)  # d000-d049 in the snapshot
+    e.add([{"id": "late", "title": "doc late", "vectors": {"text_vector": x[0]}},  # delta
+           {"id": "plain", "title": "doc plain"}])  # no vectors at all
+    e.delete(["d003"])
+    fresh = EmbeddedEngine(tmp_path / "ix")  # a process that has not searched vectors
+    for engine in (e, fresh):
+        ids = {h.id for h in engine.lexical_search("doc", size=100, source=False).hits}
+        assert ids == {f"d{i:03d}" for i in range(50)} - {"d003"} | {"late", "plain"}
+        with_source = engine.lexical_search("doc", size=100).hits
+        assert all(h.source is not None and h.source["id"] == h.id for h in with_source)
+    fresh.close()
+    e.close()
