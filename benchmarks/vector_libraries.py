@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--only", nargs="*", default=["usearch", "hnswlib", "faiss"])
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
     d = generate(args.docs, args.queries)
     builders = {"usearch": build_usearch, "hnswlib": build_hnswlib, "faiss": build_faiss}
@@ -146,6 +147,8 @@ def main() -> None:
            EF_CONSTRUCTION, "ef_search": EF,
            "libraries": {n: measure(n, builders[n], d) for n in args.only}}
     print(json.dumps(res, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(res, indent=2) + "\n")
     cols = ["build_seconds", "rss_growth_mb", "recall_at_10", "p50_ms_k10", "p50_ms_k100",
             "releases_gil", "filtered_recall_at_10", "filtered_p50_ms"]
     print("\n" + "library".ljust(20) + "".join(c.rjust(23) for c in cols))

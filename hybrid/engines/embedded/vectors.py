@@ -187,6 +187,23 @@ class FieldVectors:
         return _top(keys, sims, k)
 
 
+def _write_rows(path: str, order: np.ndarray, old: np.ndarray, kept: np.ndarray,
+                new: np.ndarray, chunk: int = 8192) -> None:
+    """Save the rows old[kept] followed by new, taken in `order`, as a .npy file, a chunk
+    at a time: a fold holds no copy of the whole matrix (peak memory of a build)."""
+    dim = new.shape[1]
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(
+            np.dtype(np.float32)), "fortran_order": False, "shape": (len(order), dim)})
+        for lo in range(0, len(order), chunk):
+            pick = order[lo:lo + chunk]
+            from_old = pick < len(kept)
+            block = np.empty((len(pick), dim), dtype=np.float32)
+            block[from_old] = old[kept[pick[from_old]]]
+            block[~from_old] = new[pick[~from_old] - len(kept)]
+            fh.write(block.data)
+
+
 def _dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
     """rows @ q without BLAS: OpenBLAS runs a matrix-vector product of a few thousand
     rows on all cores and spins while it waits for them, measured at 9x the CPU time
@@ -354,20 +371,19 @@ class VectorStore:
             ids = np.concatenate([old.ids[keep].astype(str), np.array([r[1] for r in live], str)])
             new_vecs = (np.frombuffer(b"".join(r[2] or b"" for r in live), dtype=np.float32)
                         .reshape(len(live), fv.dim) if live else np.zeros((0, fv.dim), np.float32))
-            matrix = np.concatenate([np.asarray(old.matrix[keep]), new_vecs])
             order = np.argsort(keys, kind="stable")
             name = f"snap-{seq:012d}"
             base = fv.dir / name
-            keys, ids, matrix = keys[order], ids[order], matrix[order]
+            keys, ids = keys[order], ids[order]
             np.save(f"{base}.keys.npy", keys)
             np.save(f"{base}.ids.npy", ids)
-            np.save(f"{base}.matrix.npy", matrix)
+            _write_rows(f"{base}.matrix.npy", order, old.matrix, np.flatnonzero(keep), new_vecs)
             gone = old.keys[~keep]
             prev = fv.dir / json.loads(fv.manifest.read_text())["name"] if old.seq else None
             if (prev is None or not os.path.exists(f"{prev}.faiss")
                     or needs_rebuild(old.hnsw, len(gone))):  # from the whole new matrix
                 hnsw = Graph.build(fv.dim, fv.field.hnsw_m, fv.field.hnsw_ef_construction,
-                                   keys, matrix)
+                                   keys, np.load(f"{base}.matrix.npy", mmap_mode="r"))
             else:  # the previous graph, its changed nodes dead, the new vectors added
                 add = np.array([r[0] for r in live], np.int64)
                 hnsw = Graph.load(prev, writable=True).extend(gone, add, new_vecs)
