@@ -103,3 +103,24 @@ def test_lexical_ids_come_right_from_snapshot_delta_or_document(tmp_path: Path) 
         assert all(h.source is not None and h.source["id"] == h.id for h in with_source)
     fresh.close()
     e.close()
+
+
+def test_lexical_ties_are_ordered_by_id_whichever_source_names_them(tmp_path: Path) -> None:
+    """Ids named by the snapshot, the delta and the stored documents sort together: a
+    tie group (every title is "doc" and one other word) is by id, not ingest order."""
+    e, x = engine_with_vectors(tmp_path / "ix", 20)  # d000-d019 in the snapshot
+    e.add([{"id": "zlate", "title": "doc zlate", "vectors": {"text_vector": x[0]}},  # delta
+           {"id": "plain", "title": "doc plain"},  # no vectors at all
+           {"id": "alate", "title": "doc alate", "vectors": {"text_vector": x[1]}}])
+    order = ["alate"] + [f"d{i:03d}" for i in range(20)] + ["plain", "zlate"]
+    fresh = EmbeddedEngine(tmp_path / "ix")
+    for engine in (e, fresh):
+        for source in (False, True):
+            hits = engine.lexical_search("doc", size=23, source=source).hits
+            assert [h.id for h in hits] == order and len({h.score for h in hits}) == 1
+            page = engine.lexical_search("doc", size=3, offset=20, source=source).hits
+            assert [h.id for h in page] == order[20:23]
+            assert [h.id for h in engine.lexical_search("doc", size=2, source=source).hits
+                    ] == order[:2]
+    fresh.close()
+    e.close()
