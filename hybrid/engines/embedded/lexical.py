@@ -272,7 +272,9 @@ def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool,
     address), by score then id, and how many documents match. tantivy itself breaks
     ties by document address, which is ingest order. Ids come from `ids_of` (keys to
     ids) where it knows them, else from the stored documents."""
-    n = max(want, 1)  # tantivy: limit >= 1
+    # past the cut: shows whether a tie group crosses it, and is usually deep enough to
+    # hold it (BM25 ties are common: equal term counts in equal-length fields)
+    n = 2 * want + 1
     while True:
         res = (s.search(query, n, count=True) if scored else
                s.search(query, n, count=True, order_by_field=ID, order=tantivy.Order.Asc))
@@ -284,6 +286,8 @@ def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool,
         if len(hits) < n or hits[-1][0] < hits[want - 1][0]:
             break  # every document scoring as the last one wanted is in
         n *= 2
+    if len(hits) > want:  # the wanted ones and their tie group; the rest cannot make it
+        hits = [h for h in hits if h[0] >= hits[want - 1][0]]
     addrs = [a for _, a in hits]
     known: list[str | None] = [None] * len(addrs)
     if ids_of is not None and addrs:
