@@ -139,8 +139,8 @@ def check_index(
         if not hits or hits[0].id != doc_id:
             unreachable.append((doc_id, hits[0].id if hits else None))
     assert not lost, f"{context}: acknowledged vectors lost or changed: {lost[:5]}"
-    # usearch's multi-threaded Index.add can leave a node stored but unreachable by search
-    # (unum-cloud/USearch#735); the engine inserts on one thread, so none may be missed.
+    # A node stored but unreachable by search would be a lost write in all but name (seen
+    # with usearch's multi-threaded insert, unum-cloud/USearch#735); none may be missed.
     assert len(unreachable) <= HNSW_MISSES_ALLOWED, (
         f"{context}: vectors not found as their own nearest neighbour by HNSW: {unreachable}"
     )

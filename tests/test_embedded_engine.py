@@ -70,7 +70,7 @@ def test_vectors_fold_into_hnsw_and_the_delta_shadows_the_snapshot(index: Any,
     index.set_vectors("text_vector", {"p006": np.eye(DIM)[1]})  # crosses the threshold
     assert not field.delta and len(field.snap.keys) == 59
     assert index.knn_search("text_vector", np.eye(DIM)[1], k=1).hits[0].id == "p006"
-    assert len(list(field.dir.glob("snap-*.usearch"))) == 1  # older snapshots removed
+    assert len(list(field.dir.glob("snap-*.faiss"))) == 1  # older snapshots removed
 
 
 def test_hnsw_recall_on_structured_vectors(tmp_path: Path) -> None:

@@ -169,7 +169,7 @@ def test_two_writer_processes_at_once(tmp_path: Path) -> None:
                 lost.append(i)
         assert lost == []
         # The HNSW path, fed by folds from both processes, finds every one of them too
-        # (the engine inserts on one thread: unum-cloud/USearch#735).
+        # (no node left unreachable, as usearch's threaded insert did: unum-cloud/USearch#735).
         missed = [i for i in ids if top_id(engine, i) != i]
         assert not missed, missed
         engine.commit()

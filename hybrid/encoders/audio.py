@@ -252,8 +252,10 @@ class Transcriber:
 
     `language` None detects it per clip; "en" skips detection (faster, and more robust
     on one-second queries). VAD (Silero, shipped with faster-whisper) is off by default:
-    its onnxruntime crashes a process that has loaded usearch (SIGSEGV on import, seen
-    with onnxruntime 1.32 and usearch 2.26), and load_audio already refuses silent clips.
+    load_audio already refuses silent clips, and the audio figures were measured without
+    it. It can be turned on in a process that runs the embedded engine (faiss and
+    onnxruntime load together; onnxruntime crashed on import beside usearch 2.26, which
+    the engine no longer uses).
     """
 
     name = "whisper-base"

@@ -31,19 +31,26 @@ class SignalTable:
     def from_lists(cls, results: Mapping[str, Ranked], signals: Sequence[str]) -> SignalTable:
         """`signals` fixes the column order; a signal without results is all missing.
         Rows are in id order, so a stable sort by score ranks ties by id."""
-        cells: dict[str, list[tuple[int, float, int]]] = {}
+        found: list[str] = []
+        scores: list[float] = []
+        columns: list[np.ndarray] = []
+        ranks_of: list[np.ndarray] = []
         for j, name in enumerate(signals):
-            seen: set[str] = set()
+            first: dict[str, float] = {}  # a document listed twice keeps its first score
             for doc, score in results.get(name, ()):
-                if doc not in seen:
-                    seen.add(doc)
-                    cells.setdefault(doc, []).append((j, float(score), len(seen)))
-        docs = sorted(cells)
+                first.setdefault(doc, score)
+            found.extend(first)
+            scores.extend(first.values())
+            columns.append(np.full(len(first), j))
+            ranks_of.append(np.arange(1, len(first) + 1))
+        uniq, rows = np.unique(np.array(found, dtype=np.str_), return_inverse=True)
+        docs = uniq.tolist()  # code point order, as Python sorts str
         raw = np.full((len(docs), len(signals)), np.nan)
         ranks = np.zeros((len(docs), len(signals)), dtype=np.int32)
-        for i, doc in enumerate(docs):
-            for j, score, rank in cells[doc]:
-                raw[i, j], ranks[i, j] = score, rank
+        if found:
+            cols = np.concatenate(columns)
+            raw[rows, cols] = np.asarray(scores, dtype=np.float64)
+            ranks[rows, cols] = np.concatenate(ranks_of)
         return cls(list(signals), docs, raw, ranks)
 
     @property

@@ -197,7 +197,8 @@ class EmbeddedEngine:
         else:
             query = fq
         hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source,
-                                                        scored=bool(text.strip()))
+                                                        scored=bool(text.strip()),
+                                                        ids_of=self.vectors.ids_of)
         return SearchResult([Hit(i, s, src) for s, i, src in hits], total, facet_counts)
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
@@ -229,15 +230,17 @@ class EmbeddedEngine:
                     want = min(total, want * 4)
                 mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
                 keys, sims = keys[mask], sims[mask]
-        scores = score(sims, fv.field.space).tolist()
-        # by score, then id: the candidates include every tie at the k-th place
-        ranked = sorted(zip(scores, fv.ids(keys), keys.tolist(), strict=True),
-                        key=lambda h: (-h[0], h[1]))[:k]
+        scores = score(sims, fv.field.space)
+        ids = fv.ids(keys)
+        # best first, equal scores by id ascending: the candidates include every tie
+        # at the k-th place, so the cut below keeps the smallest ids of a tie group
+        order = np.lexsort((ids, -scores))[:k]
+        keys = keys[order]
+        pairs = zip(keys.tolist(), ids[order].tolist(), scores[order].tolist(), strict=True)
         if not source:
-            return SearchResult([Hit(i, float(s)) for s, i, _ in ranked], len(ranked))
-        found = self.lexical.sources_by_key([key for _, _, key in ranked])  # drops deleted
-        hits = [Hit(src["id"], float(s), src) for s, _, key in ranked
-                if (src := found.get(key)) is not None]
+            return SearchResult([Hit(i, s) for _, i, s in pairs], len(keys))
+        found = self.lexical.sources_by_key(keys)  # drops vectors of deleted documents
+        hits = [Hit(i, s, src) for key, i, s in pairs if (src := found.get(key)) is not None]
         return SearchResult(hits, len(hits))
 
     # -- upkeep ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import fcntl
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ K1 = 1.2
 ID, KEY, SOURCE = "_id", "_key", "_source"
 _WRITER_HEAP = 128_000_000
 MAX_BOOST = 1e6  # field boosts: scores stay finite
+FEW_KEYS = 64  # up to this many keys are looked up by term queries, not a term set
 
 
 def doc_key(doc_id: str) -> int:
@@ -115,15 +116,18 @@ class LexicalIndex:
 
     def search(self, query: tantivy.Query, limit: int, offset: int = 0,
                aggs: Mapping[str, Any] | None = None, source: bool = True,
-               scored: bool = True
+               scored: bool = True,
+               ids_of: Callable[[np.ndarray], list[str | None]] | None = None
                ) -> tuple[list[tuple[float, str, dict[str, Any] | None]], int, dict[str, Any]]:
         """(score on Lucene's scale, id, stored document if `source`) hits, total, facets.
 
         Hits are ordered by score, then id (ascending), whatever the order of ingest:
         the tie group at the page's end is read whole before the page is cut. With
-        `scored=False` every hit scores 0 and the order is by id alone."""
+        `scored=False` every hit scores 0 and the order is by id alone. `ids_of` may
+        name the ids of keys (None where it does not know one), which spares loading
+        documents just for their ids; only the page's documents are loaded for source."""
         s = self.searcher()
-        ranked, total = _ranked(s, query, offset + limit, scored)
+        ranked, total = _ranked(s, query, offset + limit, scored, ids_of)
         hits = []
         for score, doc_id, addr in ranked[offset:offset + limit]:
             src = _source(s, addr) if source else None
@@ -145,7 +149,12 @@ class LexicalIndex:
 
     def _among(self, s: tantivy.Searcher, keys: Sequence[int] | np.ndarray,
                flt: tantivy.Query | None) -> tuple[list[Any], list[Any]]:
-        q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
+        if len(keys) <= FEW_KEYS:  # one term query each: several times faster for a page
+            q = tantivy.Query.boolean_query([
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.tschema, KEY, int(k)))
+                for k in keys])
+        else:
+            q = tantivy.Query.term_set_query(self.tschema, KEY, [int(k) for k in keys])
         if flt is not None:
             q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, flt)])
         addrs = [a for _, a in s.search(q, len(keys), count=False).hits]
@@ -256,12 +265,16 @@ def _values(v: Any) -> list[Any]:
     return [x for x in v if x is not None and x != ""] if isinstance(v, list) else [v]
 
 
-def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool
+def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool,
+            ids_of: Callable[[np.ndarray], list[str | None]] | None = None
             ) -> tuple[list[tuple[float, str, tantivy.DocAddress]], int]:
     """The best `want` hits (more when there are ties at the cut) as (score, id,
     address), by score then id, and how many documents match. tantivy itself breaks
-    ties by document address, which is ingest order."""
-    n = max(want, 1)  # tantivy: limit >= 1
+    ties by document address, which is ingest order. Ids come from `ids_of` (keys to
+    ids) where it knows them, else from the stored documents."""
+    # past the cut: shows whether a tie group crosses it, and is usually deep enough to
+    # hold it (BM25 ties are common: equal term counts in equal-length fields)
+    n = 2 * want + 1
     while True:
         res = (s.search(query, n, count=True) if scored else
                s.search(query, n, count=True, order_by_field=ID, order=tantivy.Order.Asc))
@@ -273,7 +286,14 @@ def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool
         if len(hits) < n or hits[-1][0] < hits[want - 1][0]:
             break  # every document scoring as the last one wanted is in
         n *= 2
-    return sorted(((float(score), str(s.doc(a)[ID][0]), a) for score, a in hits),
+    if len(hits) > want:  # the wanted ones and their tie group; the rest cannot make it
+        hits = [h for h in hits if h[0] >= hits[want - 1][0]]
+    addrs = [a for _, a in hits]
+    known: list[str | None] = [None] * len(addrs)
+    if ids_of is not None and addrs:
+        known = ids_of(np.asarray(s.fast_field_values(KEY, addrs), dtype=np.int64))
+    ids = [str(s.doc(a)[ID][0]) if i is None else i for a, i in zip(addrs, known, strict=True)]
+    return sorted(((float(score), i, a) for (score, a), i in zip(hits, ids, strict=True)),
                   key=lambda h: (-h[0], h[1])), total
 
 

@@ -3,8 +3,8 @@
 Every vector is a row in SQLite (WAL), which any process may write and which survives
 `kill -9`. Each row carries the sequence number of the transaction that wrote it. For
 search, a field's rows up to some sequence are folded into a snapshot on disk (an HNSW
-graph from usearch, the raw matrix and the ids, memory-mapped and shared between
-processes); rows written after it, the delta, are searched exactly in memory and shadow
+graph from faiss, see graph.py, the raw matrix and the ids, memory-mapped and shared
+between processes); rows written after it, the delta, are searched exactly in memory and shadow
 the snapshot. A writer folds the delta into a new snapshot once it grows past a
 threshold, and `commit()` folds whatever is pending. A fold only reads and inserts the
 delta's rows. Deleted vectors are rows with a NULL vector.
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from usearch.index import Index
 
+from hybrid.engines.embedded.graph import Graph, needs_rebuild
 from hybrid.engines.embedded.lexical import file_lock
 from hybrid.engines.schema import Field
 from hybrid.errors import EngineError
@@ -49,10 +49,10 @@ Row = tuple[str, int, str, "np.ndarray | None", "str | None", "str | None"]
 
 
 def score(sim: np.ndarray, space: str) -> np.ndarray:
-    """OpenSearch's k-NN score for a similarity: cosine (1 + cos) / 2; inner product
-    scaled as Lucene's max-inner-product (1 / (1 - ip) below zero, ip + 1 above), so
-    always > 0."""
-    if space == "cosinesimil":  # in [0, 1]: float error can put cos a hair past -1 or 1
+    """OpenSearch's k-NN score for a similarity: cosine (1 + cos) / 2, clamped to [0, 1]
+    (float rounding can take a cosine a hair past -1 or 1); inner product scaled as
+    Lucene's max-inner-product (1 / (1 - ip) below zero, ip + 1 above), so always > 0."""
+    if space == "cosinesimil":
         return np.clip((1.0 + sim) / 2.0, 0.0, 1.0)
     return np.where(sim < 0, 1.0 / (1.0 - sim), sim + 1.0)
 
@@ -63,7 +63,7 @@ class _Snapshot:
     keys: np.ndarray  # sorted int64
     ids: np.ndarray  # unicode, aligned with keys
     matrix: np.ndarray  # float32 rows aligned with keys
-    hnsw: Index | None = None
+    hnsw: Graph | None = None
     stamp: bytes = b""
 
     @classmethod
@@ -119,9 +119,12 @@ class FieldVectors:
         keys = np.load(f"{base}.keys.npy")
         ids = np.load(f"{base}.ids.npy")
         matrix = np.load(f"{base}.matrix.npy", mmap_mode="r")
-        hnsw = Index.restore(f"{base}.usearch", view=True) if len(keys) else None
-        if hnsw is not None:
-            hnsw.expansion_search = EF_SEARCH  # type: ignore[misc]  # not kept by save
+        hnsw = None
+        if len(keys) and os.path.exists(f"{base}.faiss"):
+            hnsw = Graph.load(base)
+        elif len(keys):  # a snapshot from before faiss: its graph is rebuilt in memory
+            hnsw = Graph.build(self.dim, self.field.hnsw_m, self.field.hnsw_ef_construction,
+                               keys, np.asarray(matrix))
         return _Snapshot(int(meta["seq"]), keys, ids, matrix, hnsw, stamp)
 
     # -- searching --------------------------------------------------------------------
@@ -129,15 +132,18 @@ class FieldVectors:
         shadowed = np.isin(self._shadowed, self.snap.keys).sum() if len(self._shadowed) else 0
         return int(len(self.snap.keys) - shadowed + len(self._delta_keys))
 
-    def ids(self, keys: np.ndarray) -> list[str]:
-        """Document ids of keys that this field holds (snapshot or delta)."""
-        pos = np.minimum(np.searchsorted(self.snap.keys, keys), max(len(self.snap.keys) - 1, 0))
-        out = []
-        for key, p in zip(keys.tolist(), pos.tolist(), strict=True):
-            if key in self.delta:
-                out.append(self.delta[key][0])
-            else:
-                out.append(str(self.snap.ids[p]))
+    def ids(self, keys: np.ndarray) -> np.ndarray:
+        """Document ids (a str array) of keys that this field holds (snapshot or delta)."""
+        if not len(self.snap.keys):
+            return np.array([self.delta[k][0] for k in keys.tolist()], dtype=str)
+        pos = np.minimum(np.searchsorted(self.snap.keys, keys), len(self.snap.keys) - 1)
+        out = self.snap.ids[pos]
+        if self.delta:
+            out = out.astype(object)
+            for i, key in enumerate(keys.tolist()):
+                if key in self.delta:
+                    out[i] = self.delta[key][0]
+            out = out.astype(str)
         return out
 
     def exact(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -153,13 +159,13 @@ class FieldVectors:
         if len(self._shadowed):
             keep = ~np.isin(keys, self._shadowed)
             rows, keys = rows[keep], keys[keep]
-        sims = np.asarray(self.snap.matrix[rows] @ q) if len(rows) else np.zeros(0, np.float32)
+        sims = _dot(np.asarray(self.snap.matrix[rows]), q)
         dkeys, dmat = self._delta_keys, self._delta_matrix
         if allowed is not None and len(dkeys):
             mask = np.isin(dkeys, allowed)
             dkeys, dmat = dkeys[mask], dmat[mask]
         keys = np.concatenate([keys, dkeys])
-        sims = np.concatenate([sims, dmat @ q if len(dkeys) else np.zeros(0, np.float32)])
+        sims = np.concatenate([sims, _dot(dmat, q)])
         return _top(keys, sims, k)
 
     def approximate(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,16 +177,38 @@ class FieldVectors:
         sims = np.zeros(0, dtype=np.float32)
         if self.snap.hnsw is not None:
             want = min(k + len(self._shadowed), len(self.snap.keys))
-            m = self.snap.hnsw.search(q, want, threads=1)
-            keys = np.asarray(m.keys, dtype=np.int64)
-            sims = 1.0 - np.asarray(m.distances, dtype=np.float32)  # cos and ip distances
+            keys, sims = self.snap.hnsw.search(q, want, EF_SEARCH)
             if len(self._shadowed):
                 keep = ~np.isin(keys, self._shadowed)
                 keys, sims = keys[keep], sims[keep]
         if len(self._delta_keys):
             keys = np.concatenate([keys, self._delta_keys])
-            sims = np.concatenate([sims, self._delta_matrix @ q])
+            sims = np.concatenate([sims, _dot(self._delta_matrix, q)])
         return _top(keys, sims, k)
+
+
+def _write_rows(path: str, order: np.ndarray, old: np.ndarray, kept: np.ndarray,
+                new: np.ndarray, chunk: int = 8192) -> None:
+    """Save the rows old[kept] followed by new, taken in `order`, as a .npy file, a chunk
+    at a time: a fold holds no copy of the whole matrix (peak memory of a build)."""
+    dim = new.shape[1]
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(
+            np.dtype(np.float32)), "fortran_order": False, "shape": (len(order), dim)})
+        for lo in range(0, len(order), chunk):
+            pick = order[lo:lo + chunk]
+            from_old = pick < len(kept)
+            block = np.empty((len(pick), dim), dtype=np.float32)
+            block[from_old] = old[kept[pick[from_old]]]
+            block[~from_old] = new[pick[~from_old] - len(kept)]
+            fh.write(block.data)
+
+
+def _dot(rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """rows @ q without BLAS: OpenBLAS runs a matrix-vector product of a few thousand
+    rows on all cores and spins while it waits for them, measured at 9x the CPU time
+    and 10x the latency of this loop on a busy 2-core machine."""
+    return np.einsum("ij,j->i", rows, q) if len(rows) else np.zeros(0, np.float32)
 
 
 def _top(keys: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +240,7 @@ class VectorStore:
         except sqlite3.Error as e:
             raise EngineError(f"cannot open the vector store at {path}: {e}") from e
         self.fields = {name: FieldVectors(self, f) for name, f in fields.items()}
+        self._loaded = False
 
     def head(self) -> int:
         with self._lock:
@@ -338,11 +367,14 @@ class VectorStore:
                 (field, fv.snap.seq)).fetchone()[0])
 
     def fold(self, field: str, force: bool = False) -> bool:
-        """Write a new snapshot of `field` if its delta is large (or pending, if forced)."""
+        """Write a new snapshot of `field` if its delta is large (or pending, if forced).
+        Forced, it also saves the graph of a snapshot written before faiss."""
         pending = self.pending(field)
+        fv = self.fields[field]
+        if force:
+            self._save_rebuilt_graph(fv)
         if pending == 0 or (pending < FOLD_THRESHOLD and not force):
             return False
-        fv = self.fields[field]
         with file_lock(fv.dir / ".fold.lock"):
             fv.refresh(self.head())
             old, seq = fv.snap, self.head()
@@ -356,16 +388,23 @@ class VectorStore:
             ids = np.concatenate([old.ids[keep].astype(str), np.array([r[1] for r in live], str)])
             new_vecs = (np.frombuffer(b"".join(r[2] or b"" for r in live), dtype=np.float32)
                         .reshape(len(live), fv.dim) if live else np.zeros((0, fv.dim), np.float32))
-            matrix = np.concatenate([np.asarray(old.matrix[keep]), new_vecs])
             order = np.argsort(keys, kind="stable")
             name = f"snap-{seq:012d}"
             base = fv.dir / name
-            np.save(f"{base}.keys.npy", keys[order])
-            np.save(f"{base}.ids.npy", ids[order])
-            np.save(f"{base}.matrix.npy", matrix[order])
+            keys, ids = keys[order], ids[order]
+            np.save(f"{base}.keys.npy", keys)
+            np.save(f"{base}.ids.npy", ids)
+            _write_rows(f"{base}.matrix.npy", order, old.matrix, np.flatnonzero(keep), new_vecs)
             gone = old.keys[~keep]
-            hnsw = self._graph(fv, old, gone, np.array([r[0] for r in live], np.int64), new_vecs)
-            hnsw.save(f"{base}.usearch")
+            prev = fv.dir / json.loads(fv.manifest.read_text())["name"] if old.seq else None
+            if (prev is None or not os.path.exists(f"{prev}.faiss")
+                    or needs_rebuild(old.hnsw, len(gone))):  # from the whole new matrix
+                hnsw = Graph.build(fv.dim, fv.field.hnsw_m, fv.field.hnsw_ef_construction,
+                                   keys, np.load(f"{base}.matrix.npy", mmap_mode="r"))
+            else:  # the previous graph, its changed nodes dead, the new vectors added
+                add = np.array([r[0] for r in live], np.int64)
+                hnsw = Graph.load(prev, writable=True).extend(gone, add, new_vecs)
+            hnsw.save(base)
             tmp = fv.dir / "snapshot.json.tmp"
             tmp.write_text(json.dumps({"seq": seq, "name": name, "count": len(keys)}))
             os.replace(tmp, fv.manifest)
@@ -376,27 +415,44 @@ class VectorStore:
         return True
 
     @staticmethod
-    def _graph(fv: FieldVectors, old: _Snapshot, gone: np.ndarray, add_keys: np.ndarray,
-               add_vecs: np.ndarray) -> Index:
-        """The previous HNSW graph with changed rows removed and new ones inserted."""
-        g: Index | None = None
-        if old.hnsw is not None:
+    def _save_rebuilt_graph(fv: FieldVectors) -> None:
+        """A snapshot from before faiss has no graph on disk and each process rebuilds it
+        when it loads the snapshot: save the rebuilt one beside the snapshot."""
+        with file_lock(fv.dir / ".fold.lock"):
+            if not fv.manifest.exists():
+                return
             base = fv.dir / json.loads(fv.manifest.read_text())["name"]
-            g = Index.restore(f"{base}.usearch", view=False)
-            if g is None:
-                raise EngineError(f"cannot read the HNSW snapshot {base}.usearch")
-            if len(gone):
-                g.remove(gone.astype(np.uint64))
-        if g is None:
-            g = Index(ndim=fv.dim, metric="cos" if fv.field.space == "cosinesimil" else "ip",
-                      dtype="f32", connectivity=fv.field.hnsw_m,
-                      expansion_add=fv.field.hnsw_ef_construction, expansion_search=EF_SEARCH,
-                      multi=False)
-        if len(add_keys):
-            # one thread: usearch's parallel insert can leave nodes that no search reaches
-            # (unum-cloud/USearch#735), measured here at about 1 in 1,000
-            g.add(add_keys.astype(np.uint64), add_vecs, threads=1)
-        return g
+            if os.path.exists(f"{base}.faiss"):
+                return
+            fv.refresh(0)
+            if fv.snap.hnsw is not None and fv.snap.stamp == fv.manifest.read_bytes():
+                fv.snap.hnsw.save(base)
+
+    def ids_of(self, keys: np.ndarray) -> list[str | None]:
+        """The document ids of keys, from the fields' snapshots and deltas (a key is a
+        hash of its id, so any field that has one knows it); None for the others."""
+        if not self._loaded:  # a process that has not searched vectors yet
+            self.refresh()
+            self._loaded = True
+        out: list[str | None] = [None] * len(keys)
+        missing = np.arange(len(keys))
+        for fv in sorted(self.fields.values(), key=lambda f: -len(f.snap.keys)):
+            if not len(missing):
+                break
+            snap_keys = fv.snap.keys
+            if len(snap_keys):
+                pos = np.minimum(np.searchsorted(snap_keys, keys[missing]), len(snap_keys) - 1)
+                hit = snap_keys[pos] == keys[missing]
+                for i, doc_id in zip(missing[hit].tolist(), fv.snap.ids[pos[hit]].tolist(),
+                                     strict=True):
+                    out[i] = doc_id
+                missing = missing[~hit]
+            for i in missing.tolist():
+                known = fv.delta.get(int(keys[i]))
+                if known is not None and known[1] is not None:
+                    out[i] = known[0]
+            missing = np.array([i for i in missing.tolist() if out[i] is None], dtype=np.int64)
+        return out
 
     def stats(self) -> dict[str, dict[str, int]]:
         self.refresh()
