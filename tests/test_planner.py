@@ -163,3 +163,32 @@ def test_concurrent_saves_get_distinct_versions(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(got) == list(range(1, 9))
+
+
+def test_an_encoder_that_cannot_read_the_script_is_skipped(schema: IndexSchema) -> None:
+    p = plan(parse_request({"q": "女士黑色手提包"}, schema), default_profile(), schema)
+    assert names(p) == ["bm25", "text:text_vector"]  # e5-small is multilingual
+    assert "reads latin script only; the query is mostly han" in \
+        p.skipped["text:image_text_vector"]
+    mixed = plan(parse_request({"q": "Nike 跑步鞋 running shoes"}, schema), default_profile(),
+                 schema)
+    assert "text:image_text_vector" in names(mixed)  # mostly Latin letters
+    for q in ("Кроссовки Nike", "ナイキ", "운동화"):
+        assert "text:image_text_vector" in plan(parse_request({"q": q}, schema),
+                                                default_profile(), schema).skipped
+    audio = plan(parse_request({}, schema, audio=True), default_profile(), schema)
+    assert "text:image_text_vector" in names(audio)  # until the transcript is known
+    heard = audio.for_transcript("女士黑色手提包")
+    assert "text:image_text_vector" not in names(heard)
+    assert "text:image_text_vector" in heard.skipped
+    assert audio.for_transcript("black handbag") == audio
+
+
+def test_scripts_round_trip_and_are_checked() -> None:
+    p = Profile.from_dict({"name": "s", "signals": [
+        {"kind": "knn", "field": "f", "encoder": "e", "scripts": ["Latin", "Cyrillic"]}]})
+    assert p.signals[0].scripts == ("latin", "cyrillic")
+    assert Profile.from_dict(p.to_dict()) == p
+    with pytest.raises(ProfileError, match="scripts"):
+        Profile.from_dict({"name": "s", "signals": [
+            {"kind": "knn", "field": "f", "encoder": "e", "scripts": "latin"}]})

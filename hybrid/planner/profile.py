@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrid.errors import ProfileError
-from hybrid.planner.adaptive import WeightModel
+from hybrid.planner.adaptive import Fallback, WeightModel
 from hybrid.planner.fusion import COMBINER_NAMES, MISSING_POLICIES, NORMALIZERS, RRF_K
 
 LEXICAL, KNN = "lexical", "knn"
@@ -36,6 +36,7 @@ class Signal:
     encoder: str | None = None     # knn: registry name of the query encoder
     fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
     depth: int | None = None       # overrides the profile's depth
+    scripts: tuple[str, ...] | None = None  # text: the scripts its encoder reads (None: all)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "input": self.input,
@@ -43,6 +44,8 @@ class Signal:
         for key in ("field", "encoder", "fields", "depth"):
             if getattr(self, key) is not None:
                 d[key] = getattr(self, key)
+        if self.scripts is not None:
+            d["scripts"] = list(self.scripts)
         return d
 
     @classmethod
@@ -50,7 +53,7 @@ class Signal:
         if not isinstance(d, Mapping):
             raise ProfileError(f"a signal is an object, got {d!r}")
         unknown = set(d) - {"name", "kind", "input", "weight", "field", "encoder", "fields",
-                            "depth"}
+                            "depth", "scripts"}
         if unknown:
             raise ProfileError(f"signal has unknown key(s) {', '.join(sorted(unknown))}")
         kind = d.get("kind", KNN if d.get("field") else LEXICAL)
@@ -75,8 +78,15 @@ class Signal:
         depth = d.get("depth")
         if depth is not None:
             depth = _depth(depth)
+        scripts = d.get("scripts")
+        if scripts is not None:
+            if isinstance(scripts, str) or not isinstance(scripts, Sequence) or not scripts \
+                    or not all(isinstance(x, str) and x for x in scripts):
+                raise ProfileError("'scripts' lists the scripts the encoder reads, "
+                                   "e.g. [\"latin\"]")
+            scripts = tuple(x.lower() for x in scripts)
         return cls(str(name), kind, inp, _number(d.get("weight", 1.0), f"weight of {name}"),
-                   fld, enc, fields, depth)
+                   fld, enc, fields, depth, scripts)
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class Profile:
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. how a learned profile was fit
     model: WeightModel | None = None  # query-dependent weights (hybrid learn --per-query)
+    fallback: Fallback | None = None  # learned: the static weights for unfamiliar queries
 
     def __post_init__(self) -> None:
         if not self.signals:
@@ -133,7 +144,12 @@ class Profile:
             self.signal(name)
         signals = tuple(replace(s, weight=_number(weights[s.name], f"weight of {s.name}"))
                         if s.name in weights else s for s in self.signals)
-        return replace(self, signals=signals, model=None)
+        return replace(self, signals=signals, model=None, fallback=None)
+
+    def runs(self, name: str) -> bool:
+        """Whether signal `name` takes part: its weight, or its fallback weight, is > 0."""
+        w = self.signal(name).weight
+        return w > 0 or (self.fallback is not None and self.fallback.weights.get(name, 0) > 0)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -143,6 +159,8 @@ class Profile:
                              "missing": self.missing, "rrf_k": self.rrf_k, "depth": self.depth}
         if self.model is not None:
             d["model"] = self.model.to_dict()
+        if self.fallback is not None:
+            d["fallback"] = self.fallback.to_dict()
         if self.meta:
             d["meta"] = self.meta
         return d
@@ -152,7 +170,8 @@ class Profile:
         if not isinstance(d, Mapping):
             raise ProfileError("a profile is a JSON object")
         unknown = set(d) - {"name", "version", "description", "signals", "normalizer",
-                            "combiner", "missing", "rrf_k", "depth", "meta", "model"}
+                            "combiner", "missing", "rrf_k", "depth", "meta", "model",
+                            "fallback"}
         if unknown:
             raise ProfileError(f"profile has unknown key(s) {', '.join(sorted(unknown))}")
         signals = d.get("signals")
@@ -167,7 +186,8 @@ class Profile:
                    combiner=d.get("combiner", "arithmetic_mean"), missing=d.get("missing"),
                    rrf_k=d.get("rrf_k", RRF_K), depth=d.get("depth", DEFAULT_DEPTH),
                    description=str(d.get("description", "")), meta=dict(meta),
-                   model=WeightModel.from_dict(d["model"]) if d.get("model") else None)
+                   model=WeightModel.from_dict(d["model"]) if d.get("model") else None,
+                   fallback=Fallback.from_dict(d["fallback"]) if d.get("fallback") else None)
 
 
 def valid_name(name: Any) -> bool:
@@ -199,7 +219,8 @@ def default_profile() -> Profile:
         signals=(
             Signal("bm25", LEXICAL, TEXT, 0.3),
             Signal("text:text_vector", KNN, TEXT, 0.4, "text_vector", "e5-small"),
-            Signal("text:image_text_vector", KNN, TEXT, 0.3, "image_text_vector", "minilm"),
+            Signal("text:image_text_vector", KNN, TEXT, 0.3, "image_text_vector", "minilm",
+                   scripts=("latin",)),  # all-MiniLM-L6-v2 was trained on English
             Signal("image:image_vector", KNN, IMAGE, 0.5, "image_vector", "efficientnet-lite0"),
             Signal("image:image_text_vector", KNN, IMAGE, 0.5, "image_text_vector",
                    "aligned-image"),

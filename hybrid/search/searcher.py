@@ -126,6 +126,7 @@ class Searcher:
             t = time.perf_counter()
             transcript = self.transcribe(audio).strip()
             text = f"{text} {transcript}".strip()
+            the_plan = the_plan.for_transcript(text)
             took["transcribe"] = _ms(t)
         inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
         t = time.perf_counter()
