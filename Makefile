@@ -1,5 +1,6 @@
-# make demo: install into .venv, index the shared catalog on the embedded engine, search it,
-#            then serve the search API (Ctrl-C stops it).
+# make demo: install into .venv, index the shared catalog on the embedded engine, search it
+#            (text, a photo, a spoken query: hybrid, as the API), then serve the search API
+#            (Ctrl-C stops it).
 # make test: install into .venv and run the test suite.
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,6 +9,9 @@ STAMP := $(VENV)/.installed
 DEMO_CATALOG ?= $(or $(HYBRID_DEMO_CATALOG),../shared/data/catalog/products.jsonl)
 DEMO_INDEX ?= var/demo-index
 DEMO_PORT ?= 8000
+# a phone photo and a spoken query from the dev set beside the catalog (../shared/data/dev)
+DEMO_PHOTO ?= queries/grocery/val/Fruit/Apple/Golden-Delicious/Golden-Delicious_001.jpg
+DEMO_CLIP ?= spoken/audio/fq_00286.wav
 
 .PHONY: install demo test lint bench clean
 
@@ -27,9 +31,15 @@ demo: install
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) status && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 --explain && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 --lexical || exit 1; \
+	dev="$$(dirname "$$(dirname "$$catalog")")/dev"; \
+	photo="$$dev/$(DEMO_PHOTO)"; clip="$$dev/$(DEMO_CLIP)"; \
+	if [ -f "$$photo" ]; then $(VENV)/bin/hybrid --index $(DEMO_INDEX) search --image "$$photo" --size 5 || exit 1; \
+	else echo "demo: no photo at $$photo, skipping the photo query"; fi; \
+	if [ -f "$$clip" ]; then $(VENV)/bin/hybrid --index $(DEMO_INDEX) search --audio "$$clip" --size 5 || exit 1; \
+	else echo "demo: no clip at $$clip, skipping the spoken query"; fi; \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 
 test: install
