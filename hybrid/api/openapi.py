@@ -135,7 +135,11 @@ SCHEMAS: dict[str, Any] = {
                        "weight": {"type": "number", "minimum": 0},
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
-                       "depth": {"type": "integer", "minimum": 1, "maximum": 1000}}},
+                       "depth": {"type": "integer", "minimum": 1, "maximum": 1000},
+                       "scripts": {"type": "array", "items": {"type": "string"},
+                                   "description": "text signals: the scripts the encoder "
+                                   "reads (e.g. [\"latin\"]); skipped for queries mostly "
+                                   "in another"}}},
     "Profile": {
         "type": "object", "required": ["signals"],
         "properties": {
@@ -151,6 +155,9 @@ SCHEMAS: dict[str, Any] = {
             "model": {"type": "object", "description": "query-dependent weights "
                       "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "
                       "writes them"},
+            "fallback": {"type": "object", "description": "learned profiles: the static "
+                         "weights used, more and more, as a query gets farther from the "
+                         "training queries (hybrid.planner.adaptive.Fallback)"},
             "meta": {"type": "object"}}},
 }
 

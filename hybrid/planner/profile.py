@@ -209,20 +209,54 @@ def _depth(v: Any) -> int:
     return v
 
 
+# The default's rule for photos (fixed, tuned on the dev photos only): when the nearest
+# catalog photo is very close in EfficientNet's space (cosine >= about 0.82), the query
+# looks like a catalog photo (a studio shot), and the aligned image signal, trained on
+# catalog photos, is the one to trust; a photo unlike every catalog photo (a phone
+# photo in a shop) is left to the raw image features. A logistic switch, 0.02 wide.
+CATALOG_PHOTO_FEATURE = "image:image_vector.top"
+CATALOG_PHOTO_COSINE = 0.82
+CATALOG_PHOTO_WIDTH = 0.02
+TEXT_WEIGHTS = {"bm25": 0.3, "text:text_vector": 0.4, "text:image_text_vector": 0.3,
+                "audio:audio_vector": 0.2}
+PHOTO_WEIGHTS = {"catalog photo": {"image:image_vector": 0.0, "image:image_text_vector": 1.0},
+                 "other photo": {"image:image_vector": 0.9, "image:image_text_vector": 0.1}}
+
+
+def photo_rule() -> WeightModel:
+    """The default profile's query-dependent weights for photos, as a fixed WeightModel:
+    p(catalog photo) = sigmoid((top cosine - CATALOG_PHOTO_COSINE) / CATALOG_PHOTO_WIDTH),
+    and the image weights are p * catalog-photo weights + (1 - p) * other-photo weights.
+    Text and audio weights are the same in both, so queries without a photo keep them."""
+    kinds = list(PHOTO_WEIGHTS)
+    return WeightModel(
+        features=(CATALOG_PHOTO_FEATURE,), mean=(CATALOG_PHOTO_COSINE,),
+        scale=(CATALOG_PHOTO_WIDTH,),
+        candidates=tuple(TEXT_WEIGHTS | PHOTO_WEIGHTS[k] for k in kinds),
+        coef=((0.5,), (-0.5,)), intercept=(0.0, 0.0), blend=1.0)
+
+
 def default_profile() -> Profile:
     """Every signal the default mapping offers. Text queries reach BM25, the text
     vectors (e5-small) and the product images through MiniLM's text space, which the
-    image alignment maps images into; image queries reach both image fields; audio
-    queries are transcribed for the text signals and compared acoustically."""
+    image alignment maps images into (not for queries in a script MiniLM cannot read);
+    image queries reach both image fields, weighted by the kind of photo (`photo_rule`);
+    audio queries are transcribed for the text signals and compared acoustically."""
+    w = TEXT_WEIGHTS
     return Profile(
-        name="default", description="static weights; fit better ones with hybrid learn",
+        name="default", description="static weights and a fixed rule for photos; fit "
+        "better ones with hybrid learn",
         signals=(
-            Signal("bm25", LEXICAL, TEXT, 0.3),
-            Signal("text:text_vector", KNN, TEXT, 0.4, "text_vector", "e5-small"),
-            Signal("text:image_text_vector", KNN, TEXT, 0.3, "image_text_vector", "minilm",
+            Signal("bm25", LEXICAL, TEXT, w["bm25"]),
+            Signal("text:text_vector", KNN, TEXT, w["text:text_vector"], "text_vector",
+                   "e5-small"),
+            Signal("text:image_text_vector", KNN, TEXT, w["text:image_text_vector"],
+                   "image_text_vector", "minilm",
                    scripts=("latin",)),  # all-MiniLM-L6-v2 was trained on English
             Signal("image:image_vector", KNN, IMAGE, 0.5, "image_vector", "efficientnet-lite0"),
             Signal("image:image_text_vector", KNN, IMAGE, 0.5, "image_text_vector",
                    "aligned-image"),
-            Signal("audio:audio_vector", KNN, AUDIO, 0.2, "audio_vector", "whisper-acoustic"),
-        ))
+            Signal("audio:audio_vector", KNN, AUDIO, w["audio:audio_vector"], "audio_vector",
+                   "whisper-acoustic"),
+        ),
+        model=photo_rule())
