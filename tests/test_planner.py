@@ -192,3 +192,17 @@ def test_scripts_round_trip_and_are_checked() -> None:
     with pytest.raises(ProfileError, match="scripts"):
         Profile.from_dict({"name": "s", "signals": [
             {"kind": "knn", "field": "f", "encoder": "e", "scripts": "latin"}]})
+
+
+def test_the_default_weights_a_photo_by_its_kind(schema: IndexSchema) -> None:
+    p = plan(parse_request({}, schema, image=True), default_profile(), schema)
+    studio = {"image:image_vector": [("a", 0.97), ("b", 0.9)],
+              "image:image_text_vector": [("a", 0.8), ("b", 0.7)]}
+    phone = {"image:image_vector": [("a", 0.7), ("b", 0.6)],
+             "image:image_text_vector": [("a", 0.7), ("b", 0.6)]}
+    w = p.fusion_weights("", ("image",), studio)
+    assert w["image:image_text_vector"] > 0.99 and w["image:image_vector"] < 0.01
+    w = p.fusion_weights("", ("image",), phone)
+    assert w["image:image_vector"] == pytest.approx(0.9, abs=0.01)
+    text = plan(parse_request({"q": "red dress"}, schema), default_profile(), schema)
+    assert text.fusion_weights("red dress", ("text",), {}) == pytest.approx(text.weights)
