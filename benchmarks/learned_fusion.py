@@ -235,7 +235,9 @@ def vocabulary_check(index: str, base: Any, qs: Any, with_vocabulary: dict[str, 
     plain = Searcher(open_engine("embedded", path=index), vocabulary=False)
     without = collect(plain, qs, base, cache_dir=REPO / "var" / "cache" / "eval",
                       progress=stderr_progress("spoken, no vocabulary"))
-    out: dict[str, Any] = {"prompt": Searcher(plain.engine).speech_prompt(), "ndcg@10": {}}
+    out: dict[str, Any] = {"prompt": Searcher(plain.engine).speech_prompt(), "ndcg@10": {},
+                           "wer": {"without vocabulary": _wer(qs, without),
+                                   "with vocabulary": _wer(qs, with_vocabulary)}}
     for label, p in profiles.items():
         if label == "default" or label.startswith(("bm25", "text:")):
             out["ndcg@10"][label] = {
@@ -244,6 +246,17 @@ def vocabulary_check(index: str, base: Any, qs: Any, with_vocabulary: dict[str, 
                 "with vocabulary": round(float(evaluate(qs.qrels, run_of(with_vocabulary, p),
                                                         ["ndcg@10"])[0]["ndcg@10"]), 4)}
     return out
+
+
+def _wer(qs: Any, collected: dict[str, Any]) -> float:
+    """Corpus word error rate of the transcripts search made (the collected query text)
+    against the reference transcripts, scored as benchmarks/speech_wer.py scores."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from speech_wer import corpus_wer, normalise
+
+    pairs = [(normalise(q.transcript), normalise(collected[q.qid].text)) for q in qs.queries
+             if q.transcript and q.qid in collected]
+    return round(corpus_wer([r for r, _ in pairs], [h for _, h in pairs])[0], 4)
 
 
 def _default_vs_singles(table: dict[str, dict[str, float]], tasks: list[str]) -> list[str]:
@@ -270,9 +283,12 @@ def _cross_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _spoken_table(spoken: dict[str, Any]) -> str:
-    lines = [f"{'spoken nDCG@10':<34}{'without vocabulary':>20}{'with vocabulary':>18}"]
+    lines = [f"{'spoken':<40}{'without vocabulary':>20}{'with vocabulary':>18}",
+             f"{'word error rate':<40}{spoken['wer']['without vocabulary']:>20.3f}"
+             f"{spoken['wer']['with vocabulary']:>18.3f}"]
     for label, v in spoken["ndcg@10"].items():
-        lines.append(f"{label:<34}{v['without vocabulary']:>20.3f}{v['with vocabulary']:>18.3f}")
+        lines.append(f"{'nDCG@10 ' + label:<40}{v['without vocabulary']:>20.3f}"
+                     f"{v['with vocabulary']:>18.3f}")
     return "\n".join(lines)
 
 
