@@ -1,5 +1,6 @@
-# make demo: install into .venv, index the shared catalog on the embedded engine, search it,
-#            then serve the search API and the inspector page at / (Ctrl-C stops it).
+# make demo: install into .venv, index the shared catalog on the embedded engine, search it
+#            (text, a photo, a spoken query: hybrid, as the API), then serve the search API
+#            and the inspector page at / (Ctrl-C stops it).
 # make test: install into .venv, assemble the OpenSearch test node (once, cached in .cache/)
 #            and run the test suite; the tests start and stop the node themselves.
 PYTHON ?= python3
@@ -10,6 +11,9 @@ DEMO_CATALOG ?= $(or $(HYBRID_DEMO_CATALOG),../shared/data/catalog/products.json
 DEMO_INDEX ?= var/demo-index
 DEMO_PORT ?= 8000
 OPENSEARCH_NODE := .cache/opensearch-2.19.1/.assembled
+# a phone photo and a spoken query from the dev set beside the catalog (../shared/data/dev)
+DEMO_PHOTO ?= queries/grocery/val/Fruit/Apple/Golden-Delicious/Golden-Delicious_001.jpg
+DEMO_CLIP ?= spoken/audio/fq_00286.wav
 
 .PHONY: install opensearch-node demo test lint bench clean
 
@@ -29,9 +33,15 @@ demo: install
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) index "$$catalog" --field-map mappings/catalog-shared.json && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) status && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) stats && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "women black handbags" --size 5 --explain && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "running shoes" --filter gender=Men --facet colour --facet usage --size 5 && \
-	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 && \
+	$(VENV)/bin/hybrid --index $(DEMO_INDEX) search "apple" --filter "category=Fruit,Apple" --size 5 --lexical || exit 1; \
+	dev="$$(dirname "$$(dirname "$$catalog")")/dev"; \
+	photo="$$dev/$(DEMO_PHOTO)"; clip="$$dev/$(DEMO_CLIP)"; \
+	if [ -f "$$photo" ]; then $(VENV)/bin/hybrid --index $(DEMO_INDEX) search --image "$$photo" --size 5 || exit 1; \
+	else echo "demo: no photo at $$photo, skipping the photo query"; fi; \
+	if [ -f "$$clip" ]; then $(VENV)/bin/hybrid --index $(DEMO_INDEX) search --audio "$$clip" --size 5 || exit 1; \
+	else echo "demo: no clip at $$clip, skipping the spoken query"; fi; \
 	echo "hybrid: the inspector will be at http://127.0.0.1:$(DEMO_PORT)/ (search, explain, compare, judge)" && \
 	$(VENV)/bin/hybrid --index $(DEMO_INDEX) serve --port $(DEMO_PORT)
 

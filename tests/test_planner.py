@@ -237,3 +237,46 @@ def test_an_overflowing_logit_still_gives_weights() -> None:
     model = WeightModel.from_dict(MODEL | {"scale": [1e-300], "coef": [[1e300], [-1e300]]})
     weights = model.weights({"bm25": 1.0}, {"len": 5.0})
     assert weights == {"bm25": 1.0}
+
+
+def test_an_encoder_that_cannot_read_the_script_is_skipped(schema: IndexSchema) -> None:
+    p = plan(parse_request({"q": "女士黑色手提包"}, schema), default_profile(), schema)
+    assert names(p) == ["bm25", "text:text_vector"]  # e5-small is multilingual
+    assert "reads latin script only; the query is mostly han" in \
+        p.skipped["text:image_text_vector"]
+    mixed = plan(parse_request({"q": "Nike 跑步鞋 running shoes"}, schema), default_profile(),
+                 schema)
+    assert "text:image_text_vector" in names(mixed)  # mostly Latin letters
+    for q in ("Кроссовки Nike", "ナイキ", "운동화"):
+        assert "text:image_text_vector" in plan(parse_request({"q": q}, schema),
+                                                default_profile(), schema).skipped
+    audio = plan(parse_request({}, schema, audio=True), default_profile(), schema)
+    assert "text:image_text_vector" in names(audio)  # until the transcript is known
+    heard = audio.for_transcript("女士黑色手提包")
+    assert "text:image_text_vector" not in names(heard)
+    assert "text:image_text_vector" in heard.skipped
+    assert audio.for_transcript("black handbag") == audio
+
+
+def test_scripts_round_trip_and_are_checked() -> None:
+    p = Profile.from_dict({"name": "s", "signals": [
+        {"kind": "knn", "field": "f", "encoder": "e", "scripts": ["Latin", "Cyrillic"]}]})
+    assert p.signals[0].scripts == ("latin", "cyrillic")
+    assert Profile.from_dict(p.to_dict()) == p
+    with pytest.raises(ProfileError, match="scripts"):
+        Profile.from_dict({"name": "s", "signals": [
+            {"kind": "knn", "field": "f", "encoder": "e", "scripts": "latin"}]})
+
+
+def test_the_default_weights_a_photo_by_its_kind(schema: IndexSchema) -> None:
+    p = plan(parse_request({}, schema, image=True), default_profile(), schema)
+    studio = {"image:image_vector": [("a", 0.97), ("b", 0.9)],
+              "image:image_text_vector": [("a", 0.8), ("b", 0.7)]}
+    phone = {"image:image_vector": [("a", 0.7), ("b", 0.6)],
+             "image:image_text_vector": [("a", 0.7), ("b", 0.6)]}
+    w = p.fusion_weights("", ("image",), studio)
+    assert w["image:image_text_vector"] > 0.99 and w["image:image_vector"] < 0.01
+    w = p.fusion_weights("", ("image",), phone)
+    assert w["image:image_vector"] == pytest.approx(0.9, abs=0.01)
+    text = plan(parse_request({"q": "red dress"}, schema), default_profile(), schema)
+    assert text.fusion_weights("red dress", ("text",), {}) == pytest.approx(text.weights)

@@ -162,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"name": {"type": "string"},
                        "kind": {"enum": ["lexical", "knn", "template"]},
-                       "input": {"enum": ["text", "image", "audio"]},
+                       "input": {"enum": ["text", "image", "audio", "product", "session"]},
                        "weight": {"type": "number", "minimum": 0, "maximum": 1e6},
                        "field": {"type": "string"}, "encoder": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "number"}},
@@ -176,7 +176,11 @@ SCHEMAS: dict[str, Any] = {
                                "url": {"type": "string"}, "index": {"type": "string"},
                                "source": {"type": ["object", "string"]},
                                "id": {"type": "string"}, "id_field": {"type": "string"},
-                               "params": {"type": "object"}}}}},
+                               "params": {"type": "object"}}},
+                       "scripts": {"type": "array", "items": {"type": "string"},
+                                   "description": "text signals: the scripts the encoder "
+                                   "reads (e.g. [\"latin\"]); skipped for queries mostly "
+                                   "in another"}}},
     "Judgment": {
         "type": "object", "required": ["doc", "grade"], "additionalProperties": False,
         "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
@@ -203,6 +207,9 @@ SCHEMAS: dict[str, Any] = {
             "model": {"type": "object", "description": "query-dependent weights "
                       "(hybrid.planner.adaptive.WeightModel), as hybrid learn --per-query "
                       "writes them"},
+            "fallback": {"type": "object", "description": "learned profiles: the static "
+                         "weights used, more and more, as a query gets farther from the "
+                         "training queries (hybrid.planner.adaptive.Fallback)"},
             "meta": {"type": "object"}}},
     "Variant": {
         "type": "object", "required": ["name", "profile"], "additionalProperties": False,

@@ -36,6 +36,9 @@ def add_parsers(sub: Any, open_existing: Any) -> None:
                     help="query-dependent weights (a model over query features)")
     le.add_argument("--clicks", type=Path, metavar="EVENTS.jsonl",
                     help="learn from UBI click events instead of the judgments")
+    le.add_argument("--no-fallback", action="store_true",
+                    help="use the learned weights for every query, however unlike the "
+                    "training queries (default: fall back to the base profile's)")
     le.add_argument("--folds", type=int, default=5)
     le.add_argument("--seed", type=int, default=0)
     le.add_argument("--dry-run", action="store_true", help="report, do not save")
@@ -158,7 +161,8 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
     from hybrid.evaluation.suite import learn
 
     learned = learn(base, collected, labels, per_query=args.per_query, k=args.folds,
-                    seed=args.seed, name=args.name, source=source)
+                    seed=args.seed, name=args.name, source=source,
+                    fallback=not args.no_fallback)
     result = stamp(score_learned(tasks, collected, base, learned,
                                  only_ranked=events is not None), str(args.index))
     learned.report["cv"] = _means(result)

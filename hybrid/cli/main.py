@@ -57,24 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="compute every vector, replacing those the catalog supplies")
     ix.set_defaults(run=cmd_index)
 
-    se = sub.add_parser("search", help="lexical search (BM25) with filters and facets")
-    se.add_argument("text", nargs="?", default="")
-    se.add_argument("--filter", action="append", default=[], metavar="EXPR",
-                    help="brand=Nike, colour=Red,Blue, price>=10, price<50, brand!=X, price?")
-    se.add_argument("--facet", action="append", default=[], metavar="SPEC",
-                    help="brand, colour:20 (top 20), price=0-50,50-100,100-")
-    se.add_argument("--fields", help="fields and boosts, e.g. title=3,description=1")
-    se.add_argument("--size", type=int, default=10)
-    se.add_argument("--offset", type=int, default=0)
-    se.add_argument("--json", action="store_true", help="print the result as JSON")
-    se.set_defaults(run=cmd_search)
-
     st = sub.add_parser("stats", help="documents, vectors and disk use of the index")
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
-    from hybrid.cli import align, evaluate, experiments, replace, serve, similar, vectors
+    from hybrid.cli import align, evaluate, experiments, replace, search, serve, similar, vectors
 
+    search.add_parser(sub, _open_existing, table)
     vectors.add_parsers(sub, _open_existing, table)
     align.add_parser(sub)
     serve.add_parser(sub)
@@ -194,55 +183,6 @@ def _summary(index: Path, written: int, took: float, report: Any, rejects: Path 
 def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     while batch := list(islice(items, size)):
         yield batch
-
-
-def cmd_search(args: argparse.Namespace) -> int:
-    from hybrid.engines import filters
-
-    with _open_existing(args) as engine:
-        flt = filters.parse_cli(args.filter, engine.schema)
-        facets = filters.parse_cli_facets(args.facet, engine.schema)
-        start = time.perf_counter()
-        res = engine.lexical_search(args.text, fields=_fields(args.fields), filter=flt,
-                                    facets=facets, size=args.size, offset=args.offset)
-        took = (time.perf_counter() - start) * 1000
-    if args.json:
-        print(json.dumps({"total": res.total, "took_ms": round(took, 3), "facets": res.facets,
-                          "hits": [{"id": h.id, "score": h.score, "source": h.source}
-                                   for h in res.hits]}, ensure_ascii=False, indent=2))
-        return 0
-    print(f"{res.total:,} match{'es' if res.total != 1 else ''} for {args.text!r} "
-          f"({took:.1f} ms)")
-    rows = [[str(args.offset + i + 1), f"{h.score:.3f}", h.id, _cut(h.source.get("title", ""), 48),
-             _cut(" > ".join(h.source.get("category", [])), 32), _price(h.source)]
-            for i, h in enumerate(res.hits)]
-    print(table(["#", "score", "id", "title", "category", "price"], rows))
-    for name, buckets in res.facets.items():
-        shown = ", ".join(f"{b['key']} ({b['count']})" for b in buckets) or "-"
-        print(f"{name}: {shown}")
-    return 0
-
-
-def _fields(spec: str | None) -> dict[str, float] | None:
-    if not spec:
-        return None
-    out = {}
-    for part in spec.split(","):
-        name, _, boost = part.partition("=")
-        try:
-            out[name.strip()] = float(boost) if boost else 1.0
-        except ValueError as e:
-            raise HybridError(f"--fields: {part!r} should look like title=3") from e
-    return out
-
-
-def _price(src: dict[str, Any]) -> str:
-    price = src.get("price")
-    return "" if price is None else f"{price:,.2f} {src.get('currency', '')}".strip()
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

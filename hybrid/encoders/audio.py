@@ -261,13 +261,15 @@ class Transcriber:
     name = "whisper-base"
 
     def __init__(self, language: str | None = None, beam_size: int = 1,
-                 vad_filter: bool = False, initial_prompt: str | None = None) -> None:
+                 vad_filter: bool = False, initial_prompt: str | None = None,
+                 hotwords: str | None = None) -> None:
         if beam_size < 1:
             raise ValueError("beam_size must be at least 1")
         self.language = language
         self.beam_size = beam_size
         self.vad_filter = vad_filter
         self.initial_prompt = initial_prompt
+        self.hotwords = hotwords
         self.model = whisper_model()
         self.version = _version()
 
@@ -281,7 +283,7 @@ class Transcriber:
         segments, info = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size,
             vad_filter=self.vad_filter, initial_prompt=self.initial_prompt,
-            condition_on_previous_text=False)
+            hotwords=self.hotwords, condition_on_previous_text=False)
         segs = list(segments)
         text = " ".join(s.text.strip() for s in segs).strip()
         weights = [max(len(s.tokens), 1) for s in segs]
@@ -297,12 +299,15 @@ _transcribers_lock = threading.Lock()
 
 
 def get_transcriber(language: str | None = None, beam_size: int = 1, vad_filter: bool = False,
-                    initial_prompt: str | None = None) -> Transcriber:
-    """A Transcriber per set of options, made once per process."""
-    key = (language, beam_size, vad_filter, initial_prompt)
+                    initial_prompt: str | None = None, hotwords: str | None = None
+                    ) -> Transcriber:
+    """A Transcriber per set of options, made once per process. `initial_prompt` and
+    `hotwords` (faster-whisper's) bias the decoder toward words, e.g. a catalog's."""
+    key = (language, beam_size, vad_filter, initial_prompt, hotwords)
     with _transcribers_lock:
         if key not in _transcribers:
-            _transcribers[key] = Transcriber(language, beam_size, vad_filter, initial_prompt)
+            _transcribers[key] = Transcriber(language, beam_size, vad_filter, initial_prompt,
+                                             hotwords)
         return _transcribers[key]
 
 

@@ -34,6 +34,8 @@ def cache_key(searcher: Any, qs: QuerySet, profile: Profile) -> str:
              "queries": [q.qid for q in qs.judged()], "set": qs.name,
              "signals": [s.to_dict() | {"weight": 1} for s in profile.signals],
              "depth": profile.depth, "unavailable": searcher.unavailable(profile)}
+    if any(q.audio for q in qs.judged()):  # what spoken queries are transcribed with
+        state["speech_prompt"] = getattr(searcher, "speech_prompt", lambda: None)()
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.planner.adaptive import query_weights
 from hybrid.planner.features import query_features
 from hybrid.planner.profile import Profile
 from hybrid.planner.table import SignalTable
@@ -64,15 +65,16 @@ class QueryResults:
 
 
 def rank(qr: QueryResults, profile: Profile, k: int = 100) -> list[tuple[str, float]]:
-    """What the API would rank for this query under `profile`: the signals with weight
-    above 0 that ran, weighted by the profile (or its model), fused, best first."""
-    signals = [s.name for s in profile.signals if s.weight > 0 and s.name in qr.results]
+    """What the API would rank for this query under `profile`: the signals that take
+    part (`Profile.runs`) and ran, weighted by the profile (its model, its fallback),
+    fused, best first."""
+    signals = [s.name for s in profile.signals if profile.runs(s.name) and s.name in qr.results]
     if not signals:
         return []
     weights = profile.weights
-    if profile.model is not None:
-        weights = profile.model.weights({s: weights[s] for s in signals},
-                                        qr.features(signals))
+    if profile.model is not None or profile.fallback is not None:
+        weights = query_weights({s: weights[s] for s in signals}, profile.model,
+                                profile.fallback, qr.features(signals))
     w = np.array([weights[s] for s in signals])
     return qr.table(signals).ranking(w, k, normalizer=profile.normalizer,
                                      combiner=profile.combiner, missing=profile.missing,

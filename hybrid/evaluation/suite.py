@@ -21,14 +21,17 @@ from hybrid.evaluation.judgments import JudgmentError, Qrels, QuerySet, load_tas
 from hybrid.evaluation.metrics import METRICS, compare, evaluate
 from hybrid.evaluation.offline import QueryResults, run_of
 from hybrid.learning.fit import (
+    CONFIGS,
     GlobalFit,
     PerQueryFit,
     Problem,
+    fit_domain,
     fit_per_query,
     fit_selected,
     folds,
     top_features,
 )
+from hybrid.planner.adaptive import Domain, Fallback
 from hybrid.planner.profile import Profile
 
 DEV_TASKS = ("fashion_text", "fashion_image", "grocery_image", "grocery_text", "spoken")
@@ -52,10 +55,17 @@ def single_signal(profile: Profile, name: str) -> Profile:
         replace(s, weight=1.0 if s.name == name else 0.0) for s in profile.signals))
 
 
-def with_fit(base: Profile, fit: GlobalFit | PerQueryFit, name: str) -> Profile:
+def with_fit(base: Profile, fit: GlobalFit | PerQueryFit, name: str,
+             domain: Domain | None = None) -> Profile:
+    """`base` with the fitted weights; with a `domain`, base's own weighting becomes the
+    fallback for queries unlike the training ones (fitted under base's normaliser and
+    combiner, so the two weightings mix)."""
     g = fit.base if isinstance(fit, PerQueryFit) else fit
+    fallback = Fallback(base.weights, domain, base.model) if domain is not None else None
     return replace(base, name=name, normalizer=g.normalizer, combiner=g.combiner,
-                   missing=None, model=fit.model if isinstance(fit, PerQueryFit) else None,
+                   missing=base.missing if fallback else None,
+                   model=fit.model if isinstance(fit, PerQueryFit) else None,
+                   fallback=fallback,
                    signals=tuple(replace(s, weight=round(g.weights.get(s.name, 0.0), 6))
                                  for s in base.signals))
 
@@ -103,10 +113,12 @@ class Learned:
 
 def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
           per_query: bool = False, k: int = 5, seed: int = 0, name: str = "learned",
-          source: str = "judgments") -> Learned:
+          source: str = "judgments", fallback: bool = True) -> Learned:
     """Fit weights on all tasks together (each task weighing the same), scored by k-fold
     cross-validation. `labels`: task -> the relevance to fit (judgments, or click
-    estimates); the caller scores the runs against the judgments."""
+    estimates); the caller scores the runs against the judgments. With `fallback` the
+    fit keeps base's normaliser and combiner, and the profile falls back to base's
+    weighting for queries unlike its training queries (`fit_domain`)."""
     signals = [s.name for s in base.signals]
     merged = {f"{t}/{q}": r for t, c in collected.items() for q, r in c.items()}
     merged_labels = {f"{t}/{q}": d for t, lab in labels.items() for q, d in lab.items()}
@@ -118,11 +130,20 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
     # the static weightings, equal weights first: on ties (few queries) they are kept
     start = [{x: 1.0 for x in signals}, base.weights]
 
+    configs = [(base.normalizer, base.combiner)] if fallback else list(CONFIGS)
+
     def fit(p: Problem) -> GlobalFit | PerQueryFit:
-        base_fit = fit_selected(p, seed=seed, start=start)
+        base_fit = fit_selected(p, seed=seed, start=start, configs=configs)
         if per_query:
             return fit_per_query(p, base_fit, seed=seed)
         return base_fit
+
+    def domain(p: Problem, fitted: GlobalFit | PerQueryFit) -> Domain | None:
+        if not fallback:
+            return None
+        g = fitted.base if isinstance(fitted, PerQueryFit) else fitted
+        taking_part = [s for s in signals if g.weights.get(s, 0.0) > 0 or base.weights[s] > 0]
+        return fit_domain([merged[q].features(taking_part) for q in p.qids])
 
     runs: Runs = {t: {} for t in collected}
     blends = []
@@ -131,12 +152,12 @@ def learn(base: Profile, collected: Collected, labels: Mapping[str, Qrels], *,
         fitted = fit(problem.subset(train))
         if isinstance(fitted, PerQueryFit):
             blends.append(fitted.model.blend)
-        profile = with_fit(base, fitted, name)
+        profile = with_fit(base, fitted, name, domain(problem.subset(train), fitted))
         for i in test:
             task, q = problem.qids[i].split("/", 1)
             runs[task].update(run_of({q: collected[task][q]}, profile))
     final = fit(problem)
-    profile = with_fit(base, final, name)
+    profile = with_fit(base, final, name, domain(problem, final))
     report = {"created": datetime.now(UTC).isoformat(timespec="seconds"),
               "source": source, "tasks": sorted(collected), "queries": len(problem.qids),
               "folds": k, "seed": seed, "signals": signals,

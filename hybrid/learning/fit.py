@@ -14,6 +14,9 @@ thousands of them; every number reported to users is computed by ranx
 - `fit_per_query`: a softmax-linear model over query features choosing among candidate
   weightings, trained for expected nDCG, blended with the global weights by an amount
   chosen on held-out folds (`hybrid.planner.adaptive.WeightModel`).
+- `fit_domain`: the training queries' feature distribution, which says how far a
+  query is from them (a learned profile falls back to its static weights as it gets
+  farther: `hybrid.planner.adaptive.Fallback`).
 - `folds`: the cross-validation splits; `cross_validate` fits on each training split
   and scores the held-out queries.
 """
@@ -27,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.evaluation.offline import QueryResults
-from hybrid.planner.adaptive import WeightModel
+from hybrid.planner.adaptive import Domain, WeightModel
 from hybrid.planner.table import SignalTable
 
 K = 10
@@ -184,15 +187,17 @@ def fit_selected(problem: Problem, *, start: Sequence[Mapping[str, float]], k: i
         inner, outer = problem.subset(train), problem.subset(test)
         w = problem.weight[test]
         fitted += w @ global_score(outer, fit_global(inner, start=start, seed=seed, **options))
-        held += w @ global_score(outer, keep_start(inner, start))
+        held += w @ global_score(outer, keep_start(inner, start, **options))
     if fitted > held:
         return fit_global(problem, start=start, seed=seed, **options)
-    return keep_start(problem, start)
+    return keep_start(problem, start, **options)
 
 
-def keep_start(problem: Problem, start: Sequence[Mapping[str, float]]) -> GlobalFit:
+def keep_start(problem: Problem, start: Sequence[Mapping[str, float]],
+               configs: Sequence[tuple[str, str]] = CONFIGS, **_: Any) -> GlobalFit:
     """The best of the start weightings (under the best normaliser / combiner)."""
-    return fit_global(problem, start=start, n_random=0, rounds=0, min_gain=float("inf"))
+    return fit_global(problem, start=start, n_random=0, rounds=0, min_gain=float("inf"),
+                      configs=configs)
 
 
 def folds(n: int, k: int, seed: int = 0) -> list[np.ndarray]:
@@ -319,3 +324,25 @@ def top_features(model: WeightModel, n: int = 8) -> list[str]:
         return []
     spread = np.ptp(coef, axis=0)
     return [model.features[i] for i in np.argsort(-spread)[:n] if spread[i] > 0]
+
+
+# -- how far a query is from the training queries ------------------------------------
+NEAR_QUANTILE = 0.9   # training queries within this quantile of distance: full trust
+FAR_FACTOR = 2.0      # no trust from this multiple of the near distance
+
+
+def fit_domain(features: Sequence[Mapping[str, float]]) -> Domain:
+    """The training queries' features (every feature any of them has), their mean and
+    spread, and the distances that bound full and no trust (see Domain). Compute the
+    features over the signals that will run for the profile (`Profile.runs`), as the
+    planner does: per-signal features depend on which other signals ran."""
+    keys = sorted({k for f in features for k in f})
+    x = np.array([[f.get(k, 0.0) for k in keys] for f in features]) \
+        if features else np.zeros((0, len(keys)))
+    mean = x.mean(axis=0) if len(x) else np.zeros(len(keys))
+    scale = np.maximum(x.std(axis=0) if len(x) else np.zeros(len(keys)), Domain.FLOOR)
+    domain = Domain(tuple(keys), tuple(map(float, mean)), tuple(map(float, scale)), 0.0, 1.0)
+    d = np.array([domain.distance(f) for f in features]) if len(x) else np.zeros(1)
+    near = float(np.quantile(d, NEAR_QUANTILE))
+    return Domain(domain.features, domain.mean, domain.scale, near,
+                  max(near * FAR_FACTOR, near + 1e-6))

@@ -89,3 +89,105 @@ def _bounded(logit: float) -> float:
     if math.isnan(logit):
         return -1e300
     return max(-1e300, min(1e300, logit))
+@dataclass(frozen=True)
+class Domain:
+    """Where a learned weighting was fitted: the feature distribution of its training
+    queries. `distance` is the root mean square of a query's standardised features
+    (each feature's deviation from the training mean in training standard deviations,
+    with `scale` at least FLOOR so that a feature constant in training, such as
+    `has_audio`, counts a change as large). `trust` is 1 up to `near` (the distance
+    most training queries fall within) and falls linearly to 0 at `far`."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    near: float
+    far: float
+
+    FLOOR = 0.1
+
+    def __post_init__(self) -> None:
+        f = len(self.features)
+        if len(self.mean) != f or len(self.scale) != f:
+            raise ProfileError("domain: one mean and scale per feature")
+        if any(s <= 0 for s in self.scale) or not 0 <= self.near < self.far:
+            raise ProfileError("domain: scales must be > 0 and 0 <= near < far")
+
+    def distance(self, features: Mapping[str, float]) -> float:
+        if not self.features:
+            return 0.0
+        z = [((float(features.get(n, 0.0)) - m) / s) ** 2
+             for n, m, s in zip(self.features, self.mean, self.scale, strict=True)]
+        return math.sqrt(sum(z) / len(z))
+
+    def trust(self, features: Mapping[str, float]) -> float:
+        d = self.distance(features)
+        return min(1.0, max(0.0, (self.far - d) / (self.far - self.near)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean),
+                "scale": list(self.scale), "near": self.near, "far": self.far}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Domain:
+        try:
+            return cls(tuple(map(str, d["features"])), tuple(map(float, d["mean"])),
+                       tuple(map(float, d["scale"])), float(d["near"]), float(d["far"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ProfileError(f"domain is malformed: {e}") from e
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What a learned profile falls back to for queries unlike its training queries:
+    the static weighting it started from (weights, and that profile's own model if it
+    has one), and the `domain` that says how far to trust the learned weights."""
+
+    weights: dict[str, float]
+    domain: Domain
+    model: WeightModel | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"weights": dict(self.weights), "domain": self.domain.to_dict()}
+        if self.model is not None:
+            d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Fallback:
+        if not isinstance(d, Mapping) or not isinstance(d.get("weights"), Mapping) \
+                or not isinstance(d.get("domain"), Mapping):
+            raise ProfileError("fallback needs 'weights' (an object) and 'domain'")
+        try:
+            weights = {str(k): float(v) for k, v in d["weights"].items()}
+        except (TypeError, ValueError) as e:
+            raise ProfileError(f"fallback weights must be numbers: {e}") from e
+        if any(not math.isfinite(v) or v < 0 for v in weights.values()):
+            raise ProfileError("fallback weights must be finite numbers >= 0")
+        return cls(weights, Domain.from_dict(d["domain"]),
+                   WeightModel.from_dict(d["model"]) if d.get("model") else None)
+
+
+def query_weights(weights: Mapping[str, float], model: WeightModel | None,
+                  fallback: Fallback | None, features: Mapping[str, float]
+                  ) -> dict[str, float]:
+    """One query's fusion weights over the signals in `weights` (those that ran):
+    the profile's weights, or its model's; with a fallback, mixed with the fallback's
+    by the domain's trust in this query (both sides normalised to sum 1 first):
+
+        w = trust * learned + (1 - trust) * fallback
+    """
+    own = model.weights(weights, features) if model is not None else dict(weights)
+    if fallback is None:
+        return own
+    base = {n: fallback.weights.get(n, 0.0) for n in weights}
+    if fallback.model is not None:
+        base = fallback.model.weights(base, features)
+    t = fallback.domain.trust(features)
+    a, b = _unit(own), _unit(base)
+    return {n: t * a[n] + (1 - t) * b[n] for n in weights}
+
+
+def _unit(w: Mapping[str, float]) -> dict[str, float]:
+    total = sum(w.values())
+    return {n: v / total for n, v in w.items()} if total > 0 else dict(w)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 from hybrid.planner.fusion import Ranked
@@ -21,6 +22,23 @@ from hybrid.planner.fusion import Ranked
 _MODEL_NUMBER = re.compile(r"\b(?=\w*\d)(?=\w*[a-zA-Z])[\w-]{3,}\b")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 TOP = 10
+_SCRIPT_ALIASES = {"cjk": "han", "hiragana": "kana", "katakana": "kana"}
+
+
+def scripts_of(text: str) -> dict[str, float]:
+    """The share of a text's letters in each script, by the first word of the letter's
+    Unicode name, lowercased ("latin", "cyrillic", "greek", "arabic", "hangul", ...;
+    Chinese characters are "han", Japanese syllabaries "kana"). Digits, spaces and
+    punctuation do not count; {} when the text has no letter."""
+    counts: dict[str, int] = {}
+    for c in text:
+        if not c.isalpha():
+            continue
+        word = unicodedata.name(c, "unknown").split(" ", 1)[0].lower()
+        word = _SCRIPT_ALIASES.get(word, word)
+        counts[word] = counts.get(word, 0) + 1
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()}
 
 
 def query_features(text: str, modalities: Sequence[str], results: Mapping[str, Ranked],

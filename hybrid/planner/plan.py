@@ -11,15 +11,15 @@ sub-queries returned.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrid.engines.filters import normalize, normalize_facets
 from hybrid.engines.schema import TEXT as TEXT_KIND
 from hybrid.engines.schema import IndexSchema
 from hybrid.errors import QueryError
-from hybrid.planner.adaptive import WeightModel
-from hybrid.planner.features import query_features
+from hybrid.planner.adaptive import Fallback, WeightModel, query_weights
+from hybrid.planner.features import query_features, scripts_of
 from hybrid.planner.fusion import Ranked
 from hybrid.planner.profile import (
     AUDIO,
@@ -135,6 +135,7 @@ class SubQuery:
     encoder: str | None = None
     fields: dict[str, float] | None = None  # lexical: field -> boost
     template: TemplateSpec | None = None    # template: the shop's own search
+    scripts: tuple[str, ...] | None = None  # text: the scripts its encoder reads
 
 
 @dataclass(frozen=True)
@@ -152,21 +153,34 @@ class Plan:
     explain: bool
     skipped: dict[str, str]   # signal -> why it does not run for this query
     model: WeightModel | None = None  # query-dependent weights, from the profile
+    fallback: Fallback | None = None  # learned profiles: static weights for unfamiliar queries
 
     @property
     def weights(self) -> dict[str, float]:
         return {q.signal: q.weight for q in self.subqueries}
 
+    def for_transcript(self, transcript: str) -> Plan:
+        """The plan once a spoken query's transcript is known: text signals whose
+        encoder cannot read it are skipped too (unless nothing else would run)."""
+        scripts = scripts_of(transcript)
+        drop = {q.signal: why for q in self.subqueries if (why := _unreadable(q, scripts))}
+        if not drop or len(drop) == len(self.subqueries):
+            return self
+        return replace(self, subqueries=tuple(q for q in self.subqueries
+                                              if q.signal not in drop),
+                       skipped=self.skipped | drop)
+
     def fusion_weights(self, text: str, modalities: tuple[str, ...],
                        results: Mapping[str, Ranked],
                        totals: Mapping[str, int] | None = None) -> dict[str, float]:
         """The weights to fuse this query's results with: the profile's, or what its
-        query-dependent model makes of the query and its sub-query results."""
-        if self.model is None:
+        query-dependent model makes of the query and its sub-query results, mixed with
+        the fallback's as far as the query is unlike the ones the weights were learned on."""
+        if self.model is None and self.fallback is None:
             return self.weights
         signals = [q.signal for q in self.subqueries]
         features = query_features(text, modalities, results, signals, totals)
-        return self.model.weights(self.weights, features)
+        return query_weights(self.weights, self.model, self.fallback, features)
 
 
 def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
@@ -176,7 +190,9 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
     A signal runs when the query has its input (text, or audio whose transcript stands
     for text), its weight is above 0, its field exists and the shell did not report it
     unavailable. A query with no text, image or audio browses: BM25 signals alone, with
-    an empty query that matches every document passing the filter.
+    an empty query that matches every document passing the filter. A text signal whose
+    encoder reads only some scripts (`Signal.scripts`, e.g. MiniLM: Latin) is skipped for
+    a query written mostly in another script.
     """
     profile = profile.with_weights(request.weights) if request.weights else profile
     unavailable = unavailable or {}
@@ -184,15 +200,18 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
            PRODUCT: request.similar_to is not None}
     browse = not any(has.values())
     has[SESSION] = True  # the shell reports a shopper with no history as unavailable
+    scripts = scripts_of(request.text)
     subqueries: list[SubQuery] = []
     skipped: dict[str, str] = {}
     for s in profile.signals:
-        reason = _why_not(s, has, browse, schema, unavailable)
+        reason = _why_not(s, profile.runs(s.name), has, browse, schema, unavailable) \
+            or _unreadable(s, scripts)
         if reason:
             skipped[s.name] = reason
             continue
         subqueries.append(SubQuery(s.name, s.kind, s.input, s.weight, s.depth or profile.depth,
-                                   s.field, s.encoder, s.fields, s.template))
+                                   s.field, s.encoder, s.fields, s.template,
+                                   s.scripts))
     if not subqueries:
         raise QueryError("no signal of profile "
                          f"{profile.name!r} can answer this query: "
@@ -201,12 +220,24 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
     return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,
                 profile.missing, profile.rrf_k, request.filter,
                 request.facets, request.offset, request.size, request.explain, skipped,
-                profile.model)
+                profile.model, profile.fallback)
 
 
-def _why_not(s: Any, has: Mapping[str, bool], browse: bool, schema: IndexSchema,
+def _unreadable(s: Any, scripts: Mapping[str, float]) -> str | None:
+    """Why a text signal's encoder cannot read the query: most of its letters are in
+    scripts the encoder was not trained on."""
+    if s.scripts is None or s.input != TEXT or not scripts:
+        return None
+    foreign = sum(v for k, v in scripts.items() if k not in s.scripts)
+    if foreign <= 0.5:
+        return None
+    return (f"its encoder {s.encoder or s.name} reads {', '.join(s.scripts)} script only; "
+            f"the query is mostly {max(scripts, key=lambda k: scripts[k])}")
+
+
+def _why_not(s: Any, runs: bool, has: Mapping[str, bool], browse: bool, schema: IndexSchema,
              unavailable: Mapping[str, str]) -> str | None:
-    if s.weight <= 0:
+    if not runs:
         return "weight is 0"
     if browse:
         return None if s.kind == LEXICAL else "no text, image or audio to compare"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hybrid.errors import ProfileError
-from hybrid.planner.adaptive import WeightModel
+from hybrid.planner.adaptive import Fallback, WeightModel
 from hybrid.planner.fusion import COMBINER_NAMES, MISSING_POLICIES, NORMALIZERS, RRF_K
 from hybrid.planner.template import TemplateSpec
 
@@ -50,6 +50,7 @@ class Signal:
     fields: dict[str, float] | None = None  # lexical: field -> boost (None: the schema's)
     depth: int | None = None       # overrides the profile's depth
     template: TemplateSpec | None = None  # template: the shop's own search
+    scripts: tuple[str, ...] | None = None  # text: the scripts its encoder reads (None: all)
 
     def __post_init__(self) -> None:
         _number(self.weight, f"weight of {self.name}")
@@ -62,6 +63,8 @@ class Signal:
                 d[key] = getattr(self, key)
         if self.template is not None:
             d["template"] = self.template.to_dict()
+        if self.scripts is not None:
+            d["scripts"] = list(self.scripts)
         return d
 
     @classmethod
@@ -69,7 +72,7 @@ class Signal:
         if not isinstance(d, Mapping):
             raise ProfileError(f"a signal is an object, got {d!r}")
         unknown = set(d) - {"name", "kind", "input", "weight", "field", "encoder", "fields",
-                            "depth", "template"}
+                            "depth", "template", "scripts"}
         if unknown:
             raise ProfileError(f"signal has unknown key(s) {', '.join(sorted(unknown))}")
         kind = d.get("kind", TEMPLATE if d.get("template") else
@@ -104,8 +107,15 @@ class Signal:
         depth = d.get("depth")
         if depth is not None:
             depth = _depth(depth)
+        scripts = d.get("scripts")
+        if scripts is not None:
+            if isinstance(scripts, str) or not isinstance(scripts, Sequence) or not scripts \
+                    or not all(isinstance(x, str) and x for x in scripts):
+                raise ProfileError("'scripts' lists the scripts the encoder reads, "
+                                   "e.g. [\"latin\"]")
+            scripts = tuple(x.lower() for x in scripts)
         return cls(str(name), kind, inp, _number(d.get("weight", 1.0), f"weight of {name}"),
-                   fld, enc, fields, depth, template)
+                   fld, enc, fields, depth, template, scripts)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class Profile:
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. how a learned profile was fit
     model: WeightModel | None = None  # query-dependent weights (hybrid learn --per-query)
+    fallback: Fallback | None = None  # learned: the static weights for unfamiliar queries
 
     def __post_init__(self) -> None:
         if not self.signals:
@@ -163,7 +174,12 @@ class Profile:
             self.signal(name)
         signals = tuple(replace(s, weight=_number(weights[s.name], f"weight of {s.name}"))
                         if s.name in weights else s for s in self.signals)
-        return replace(self, signals=signals, model=None)
+        return replace(self, signals=signals, model=None, fallback=None)
+
+    def runs(self, name: str) -> bool:
+        """Whether signal `name` takes part: its weight, or its fallback weight, is > 0."""
+        w = self.signal(name).weight
+        return w > 0 or (self.fallback is not None and self.fallback.weights.get(name, 0) > 0)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -173,6 +189,8 @@ class Profile:
                              "missing": self.missing, "rrf_k": self.rrf_k, "depth": self.depth}
         if self.model is not None:
             d["model"] = self.model.to_dict()
+        if self.fallback is not None:
+            d["fallback"] = self.fallback.to_dict()
         if self.meta:
             d["meta"] = self.meta
         return d
@@ -182,7 +200,8 @@ class Profile:
         if not isinstance(d, Mapping):
             raise ProfileError("a profile is a JSON object")
         unknown = set(d) - {"name", "version", "description", "signals", "normalizer",
-                            "combiner", "missing", "rrf_k", "depth", "meta", "model"}
+                            "combiner", "missing", "rrf_k", "depth", "meta", "model",
+                            "fallback"}
         if unknown:
             raise ProfileError(f"profile has unknown key(s) {', '.join(sorted(unknown))}")
         signals = d.get("signals")
@@ -197,7 +216,8 @@ class Profile:
                    combiner=d.get("combiner", "arithmetic_mean"), missing=d.get("missing"),
                    rrf_k=d.get("rrf_k", RRF_K), depth=d.get("depth", DEFAULT_DEPTH),
                    description=str(d.get("description", "")), meta=dict(meta),
-                   model=WeightModel.from_dict(d["model"]) if d.get("model") else None)
+                   model=WeightModel.from_dict(d["model"]) if d.get("model") else None,
+                   fallback=Fallback.from_dict(d["fallback"]) if d.get("fallback") else None)
 
 
 def valid_name(name: Any) -> bool:
@@ -220,22 +240,59 @@ def _depth(v: Any) -> int:
     return v
 
 
+# The default's rule for photos (fixed, tuned on the dev photos only): when the nearest
+# catalog photo is very close in EfficientNet's space (cosine >= about 0.82), the query
+# looks like a catalog photo (a studio shot), and the aligned image signal, trained on
+# catalog photos, is the one to trust; a photo unlike every catalog photo (a phone
+# photo in a shop) is left to the raw image features. A logistic switch, 0.02 wide.
+CATALOG_PHOTO_FEATURE = "image:image_vector.top"
+CATALOG_PHOTO_COSINE = 0.82
+CATALOG_PHOTO_WIDTH = 0.02
+# Text weights: tuned on the dev text and spoken queries only, so that the fusion is at
+# least the best single signal on each (benchmarks/learned_fusion.py prints the check).
+TEXT_WEIGHTS = {"bm25": 0.4, "text:text_vector": 0.3, "text:image_text_vector": 0.3,
+                "audio:audio_vector": 0.2}
+PHOTO_WEIGHTS = {"catalog photo": {"image:image_vector": 0.0, "image:image_text_vector": 1.0},
+                 "other photo": {"image:image_vector": 0.9, "image:image_text_vector": 0.1}}
+
+
+def photo_rule() -> WeightModel:
+    """The default profile's query-dependent weights for photos, as a fixed WeightModel:
+    p(catalog photo) = sigmoid((top cosine - CATALOG_PHOTO_COSINE) / CATALOG_PHOTO_WIDTH),
+    and the image weights are p * catalog-photo weights + (1 - p) * other-photo weights.
+    Text and audio weights are the same in both, so queries without a photo keep them."""
+    kinds = list(PHOTO_WEIGHTS)
+    return WeightModel(
+        features=(CATALOG_PHOTO_FEATURE,), mean=(CATALOG_PHOTO_COSINE,),
+        scale=(CATALOG_PHOTO_WIDTH,),
+        candidates=tuple(TEXT_WEIGHTS | PHOTO_WEIGHTS[k] for k in kinds),
+        coef=((0.5,), (-0.5,)), intercept=(0.0, 0.0), blend=1.0)
+
+
 def default_profile() -> Profile:
     """Every signal the default mapping offers. Text queries reach BM25, the text
     vectors (e5-small) and the product images through MiniLM's text space, which the
-    image alignment maps images into; image queries reach both image fields; audio
-    queries are transcribed for the text signals and compared acoustically."""
+    image alignment maps images into (not for queries in a script MiniLM cannot read);
+    image queries reach both image fields, weighted by the kind of photo (`photo_rule`);
+    audio queries are transcribed for the text signals and compared acoustically."""
+    w = TEXT_WEIGHTS
     return Profile(
-        name="default", description="static weights; fit better ones with hybrid learn",
+        name="default", description="static weights and a fixed rule for photos; fit "
+        "better ones with hybrid learn",
         signals=(
-            Signal("bm25", LEXICAL, TEXT, 0.3),
-            Signal("text:text_vector", KNN, TEXT, 0.4, "text_vector", "e5-small"),
-            Signal("text:image_text_vector", KNN, TEXT, 0.3, "image_text_vector", "minilm"),
+            Signal("bm25", LEXICAL, TEXT, w["bm25"]),
+            Signal("text:text_vector", KNN, TEXT, w["text:text_vector"], "text_vector",
+                   "e5-small"),
+            Signal("text:image_text_vector", KNN, TEXT, w["text:image_text_vector"],
+                   "image_text_vector", "minilm",
+                   scripts=("latin",)),  # all-MiniLM-L6-v2 was trained on English
             Signal("image:image_vector", KNN, IMAGE, 0.5, "image_vector", "efficientnet-lite0"),
             Signal("image:image_text_vector", KNN, IMAGE, 0.5, "image_text_vector",
                    "aligned-image"),
-            Signal("audio:audio_vector", KNN, AUDIO, 0.2, "audio_vector", "whisper-acoustic"),
-        ))
+            Signal("audio:audio_vector", KNN, AUDIO, w["audio:audio_vector"], "audio_vector",
+                   "whisper-acoustic"),
+        ),
+        model=photo_rule())
 
 
 def stored_field(signal: Signal) -> str | None:

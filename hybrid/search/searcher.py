@@ -56,6 +56,7 @@ class Retrieval:
 
 
 RETRY_UNAVAILABLE_S = 30.0  # how long a failed encoder load or an empty field is believed
+VOCABULARY_S = 300.0  # how long the catalog vocabulary for speech is kept
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 
 
@@ -65,21 +66,28 @@ def _load(name: str) -> Encoder:
     return load_encoder(name)
 
 
-def _transcribe(waveform: np.ndarray) -> str:
+def _transcribe(waveform: np.ndarray, prompt: str | None = None) -> str:
     from hybrid.encoders.audio import get_transcriber
 
-    return get_transcriber().transcribe([waveform])[0].text
+    return get_transcriber(initial_prompt=prompt).transcribe([waveform])[0].text
 
 
 class Searcher:
     """Answers SearchRequests on one engine. Thread-safe; one per process."""
 
     def __init__(self, engine: Any, *, encoder: Callable[[str], Encoder] = _load,
-                 transcribe: Callable[[np.ndarray], str] = _transcribe,
-                 threads: int = 6, connections: Mapping[str, Any] | None = None) -> None:
+                 transcribe: Callable[[np.ndarray, str | None], str] = _transcribe,
+                 threads: int = 6, connections: Mapping[str, Any] | None = None,
+                 vocabulary: bool = True) -> None:
+        """`transcribe(waveform, prompt)`: speech to text; `vocabulary`: prompt it with
+        the catalog's common values (brands, categories, colours; see
+        hybrid.search.vocabulary), so that it writes the words the catalog uses;
+        `connections`: where template signals send the shop's own search."""
         self.engine = engine
         self.encoder = encoder
-        self.transcribe = transcribe
+        self._transcribe = transcribe
+        self.vocabulary = vocabulary
+        self._prompt: tuple[float, str | None] = (-1e9, None)
         self.templates = TemplateRunner(connections)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="subquery")
         self._lock = threading.Lock()
@@ -138,6 +146,23 @@ class Searcher:
                 return self._failed[name][1]
         return None
 
+    def speech_prompt(self) -> str | None:
+        """The catalog vocabulary that spoken queries are transcribed with (None when
+        `vocabulary` is off or the index has none), recomputed every VOCABULARY_S."""
+        if not self.vocabulary:
+            return None
+        when, prompt = self._prompt
+        if time.monotonic() - when > VOCABULARY_S:
+            from hybrid.search.vocabulary import catalog_terms, speech_prompt
+
+            documents = int(self.engine.stats().get("documents") or 0)
+            prompt = speech_prompt(catalog_terms(self.engine), documents)
+            self._prompt = (time.monotonic(), prompt)
+        return prompt
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        return self._transcribe(audio, self.speech_prompt())
+
     # -- search -----------------------------------------------------------------------
     def retrieve(self, request: SearchRequest, profile: Profile, *, image: Any = None,
                  audio: np.ndarray | None = None,
@@ -171,6 +196,8 @@ class Searcher:
                                "log has the details)" for q in the_plan.subqueries
                                if q.input == TEXT}
             text = f"{text} {transcript or ''}".strip()
+            if transcript:
+                the_plan = the_plan.for_transcript(text)
             took["transcribe"] = _ms(t)
         inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
         t = time.perf_counter()
