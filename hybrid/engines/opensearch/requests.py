@@ -158,7 +158,7 @@ def lexical_query(text: str, fields: Mapping[str, float], flt: Mapping[str, Any]
                   ) -> dict[str, Any]:
     """BM25 over `fields` with boosts, per-field scores summed (most_fields), inside the
     filter. Empty text: every document passing the filter, with score 0."""
-    clauses: list[dict[str, Any]] = [flt] if flt else []
+    clauses: list[dict[str, Any]] = [dict(flt)] if flt else []
     if not text.strip():
         return {"bool": {"filter": clauses or [{"match_all": {}}]}}
     should = [{"match": {name: {"query": text, "boost": boost}}}
