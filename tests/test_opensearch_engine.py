@@ -6,51 +6,19 @@ node cannot be reached)."""
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from engine_conformance import DIM, EngineConformance, _vec, corpus, small_schema
 
+pytest_plugins = ["os_fixtures"]  # os_settings, os_index
+
 pytest.importorskip("opensearchpy")
 from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings  # noqa: E402
 from hybrid.errors import QueryError, SchemaError  # noqa: E402
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def os_settings() -> OpenSearchSettings:
-    """OpenSearch from OPENSEARCH_URL (default http://127.0.0.1:9200); skips when it does
-    not answer. (The integrator's session fixture can replace this one.)"""
-    settings = OpenSearchSettings.from_env()
-    client = settings.client()
-    try:
-        client.info()
-    except Exception as e:  # noqa: BLE001 - any failure means: no node to test on
-        pytest.skip(f"no OpenSearch node at {settings.url} ({type(e).__name__})")
-    finally:
-        client.close()
-    return settings
-
-
-@pytest.fixture
-def os_index(os_settings: OpenSearchSettings) -> Iterator[Any]:
-    """A factory of fresh, uniquely named engines; every index it made is dropped after."""
-    made: list[OpenSearchEngine] = []
-
-    def new(**kw: Any) -> OpenSearchEngine:
-        kw.setdefault("mapping", small_schema())
-        e = OpenSearchEngine(f"hybrid-test-{uuid.uuid4().hex[:12]}", settings=os_settings, **kw)
-        made.append(e)
-        return e
-
-    yield new
-    for e in made:
-        e.drop()
-        e.close()
 
 
 class TestOpenSearchConformance(EngineConformance):

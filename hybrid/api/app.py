@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_INTERVAL": 1.0,       # seconds: other processes' writes show within this
     "WARM": True,                  # load the default profile's encoders at start
     "VECTORS": "auto",             # POST /products: celery (REDIS_URL), background, off
+    "SERVER_FUSION": False,        # OpenSearch: fuse in a search pipeline when it is exact
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -19,7 +18,9 @@ class Services:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.index = Path(config["INDEX"])
+        from hybrid.engines import locate, state_dir
+
+        self.index = locate(str(config["INDEX"]))  # a folder, or opensearch:<alias>
         self._lock = threading.Lock()
         self._engine: Any = None
         self._searcher: Any = None
@@ -36,15 +37,15 @@ class Services:
             fetch_timeout=float(config["FETCH_TIMEOUT"]))
         from hybrid.search.profiles import ProfileStore
 
-        self.profiles = ProfileStore(self.index / "profiles")
+        self.profiles = ProfileStore(state_dir(self.index) / "profiles")
 
     @property
     def engine(self) -> Any:
         with self._lock:
             if self._engine is None:
-                from hybrid.engines import open_engine
+                from hybrid.engines import open_index
 
-                self._engine = open_engine("embedded", path=self.index)
+                self._engine = open_index(self.index)
             return self._engine
 
     @property
@@ -54,7 +55,8 @@ class Services:
             if self._searcher is None:
                 from hybrid.search.searcher import Searcher
 
-                self._searcher = Searcher(engine)
+                self._searcher = Searcher(engine,
+                                          server_fusion=bool(self.config["SERVER_FUSION"]))
             return self._searcher
 
     def refresh(self, force: bool = False) -> None:

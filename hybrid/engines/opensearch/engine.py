@@ -468,6 +468,12 @@ class OpenSearchEngine:
             out.append(rq.read_hits(r, self.vector_names))
         return out
 
+    @staticmethod
+    def why_not_server_side(normalizer: str, combiner: str, missing: str | None,
+                            weights: Sequence[float]) -> str | None:
+        """None when hybrid_search can run this fusion exactly, else the reason."""
+        return pipelines.why_not_server_side(normalizer, combiner, missing, list(weights))
+
     def hybrid_search(self, queries: Sequence[Mapping[str, Any]], *, weights: Sequence[float],
                       normalizer: str = "min_max", combiner: str = "arithmetic_mean",
                       rrf_k: int = 60, size: int = 100) -> SearchResult:
