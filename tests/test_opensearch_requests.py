@@ -121,10 +121,11 @@ def test_alias_switch_and_pipelines_are_valid() -> None:
             assert proc["combination"]["parameters"]["weights"] == [0.5, 0.25, 0.25]
     rrf = pipelines.pipeline_body("min_max", "rrf", [1.0, 1.0], rrf_k=40)
     assert spec.errors(rrf, "search_pipeline", "search_pipeline.put") == []
-    # z_score arrived in OpenSearch 2.19; this copy of the spec still lists l2 and min_max
+    # the spec lists l2 and min_max only, as OpenSearch 2.19.1 does (it refuses z_score)
     z = pipelines.pipeline_body("z_score", "arithmetic_mean", [1.0, 1.0])
     errs = spec.errors(z, "search_pipeline", "search_pipeline.put")
     assert errs and all("z_score" in e for e in errs)
+    assert pipelines.why_not_server_side("z_score", "arithmetic_mean", None, [1, 1])
     name = pipelines.pipeline_name("products", rrf)
     assert name.startswith("products-fusion-")
     assert name == pipelines.pipeline_name("products", json.loads(json.dumps(rrf)))
@@ -143,7 +144,8 @@ def test_hybrid_query_is_valid_and_takes_at_most_five_subqueries() -> None:
 
 @pytest.mark.parametrize(("args", "fits"), [
     (("min_max", "arithmetic_mean", None, [0.5, 0.3, 0.2]), True),
-    (("z_score", "harmonic_mean", "ignore", [1, 1]), True),
+    (("l2", "harmonic_mean", "ignore", [1, 1]), True),
+    (("z_score", "arithmetic_mean", None, [1, 1]), False),  # not in OpenSearch 2.19
     (("l2", "geometric_mean", "zero", [1, 1]), False),     # OpenSearch ignores missing here
     (("min_max", "rrf", None, [1, 1, 1]), True),
     (("min_max", "rrf", None, [2, 1]), False),              # 2.19's RRF has no weights

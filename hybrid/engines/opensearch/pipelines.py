@@ -2,9 +2,11 @@
 search pipeline that runs them. Pure: names and bodies only.
 
 OpenSearch 2.19 normalises and combines the sub-query scores of a `hybrid` query in a
-search pipeline: `normalization-processor` (min_max, l2, z_score; arithmetic, geometric
-or harmonic mean, weights summing to 1) or `score-ranker-processor` (RRF, equal
-weights). A hybrid query holds at most 5 sub-queries.
+search pipeline: `normalization-processor` (min_max or l2; arithmetic, geometric or
+harmonic mean, weights summing to 1) or `score-ranker-processor` (RRF, equal weights).
+A hybrid query holds at most 5 sub-queries. z_score normalisation is refused by
+2.19.1's neural-search ("provided normalization technique is not supported"); the
+planner fuses those profiles on the client.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from hybrid.planner.fusion import RRF, default_missing
 
 MAX_SUBQUERIES = 5
-NORMALIZERS = ("min_max", "l2", "z_score")
+NORMALIZERS = ("min_max", "l2")  # z_score: not in OpenSearch 2.19
 COMBINERS = ("arithmetic_mean", "geometric_mean", "harmonic_mean")
 
 
