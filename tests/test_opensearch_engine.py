@@ -109,3 +109,37 @@ def test_hybrid_query_refuses_fusions_the_server_cannot_run(loaded: Any) -> None
 def test_settings_reach_the_client() -> None:
     url = os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200")
     assert OpenSearchSettings.from_env().client_options()["hosts"] == [url]
+
+
+def hybrid_cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hybrid.cli.main", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_cli_indexes_searches_and_reindexes_on_opensearch(tmp_path: Any, os_locator: str
+                                                          ) -> None:
+    import json
+
+    catalog = tmp_path / "c.jsonl"
+    catalog.write_text("".join(json.dumps(d) + "\n" for d in [
+        {"id": "a1", "title": "Red running shoes", "brand": "Nike", "price": 50},
+        {"id": "a2", "title": "Blue cotton shirt", "brand": "Puma", "price": "cheap"},
+        {"id": "a3", "title": "Black running shoes", "brand": "Puma", "price": 70}]))
+    alias = os_locator.removeprefix("opensearch:")
+    env = {"HYBRID_ENGINE": "opensearch", "HYBRID_STATE_DIR": str(tmp_path / "state")}
+    res = hybrid_cli("--index", alias, "index", str(catalog), "--no-vectors", "--no-progress",
+                     env=env)
+    assert res.returncode == 0, res.stderr
+    assert "indexed 2 products" in res.stdout and "a2" in res.stdout  # the bad price, named
+    found = hybrid_cli("--index", alias, "search", "running shoes", "--filter", "brand=Puma",
+                       "--json", env=env)
+    assert [h["id"] for h in json.loads(found.stdout)["hits"]] == ["a3"]
+    moved = hybrid_cli("--index", alias, "reindex", env=env)
+    assert moved.returncode == 0 and f"to {alias}-v2" in moved.stdout, moved.stderr
+    stats = json.loads(hybrid_cli("--index", alias, "stats", "--json", env=env).stdout)
+    assert stats["documents"] == 2 and stats["index"] == [f"{alias}-v2"]
+    embedded = hybrid_cli("--index", str(tmp_path / "ix"), "--engine", "embedded", "reindex")
+    assert embedded.returncode == 2 and "OpenSearch" in embedded.stderr
