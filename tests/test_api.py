@@ -396,14 +396,14 @@ def test_openapi_describes_every_endpoint(api: Any) -> None:
 def test_offline_evaluation_ranks_as_the_api_does(api: Any) -> None:
     """`hybrid eval` and `hybrid learn` score rankings rebuilt from collected sub-query
     results: they must be the rankings the service returns."""
-    from hybrid.engines import open_engine
+    from hybrid.engines import open_index
     from hybrid.evaluation.collect import collection_profile, one
     from hybrid.evaluation.judgments import Query
     from hybrid.evaluation.offline import rank
     from hybrid.planner.profile import Profile, default_profile
     from hybrid.search.searcher import Searcher
 
-    searcher = Searcher(open_engine("embedded", path=api.index))
+    searcher = Searcher(open_index(str(api.index)))
     profile = default_profile()
     # and a query-dependent model: short queries lean on BM25, longer ones on vectors
     model = {"features": ["len"], "mean": [1.0], "scale": [0.5], "blend": 1.0,

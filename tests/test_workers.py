@@ -3,7 +3,8 @@
 A small catalog of real products (images from the shared catalog, spoken clips from the
 dev set) plus a corrupt image and a silent clip goes in through `hybrid index` with
 REDIS_URL set; workers compute the vectors. Workers and Redis are killed with SIGKILL
-mid-way; every product still ends with its vectors, none written twice.
+mid-way; every product still ends with its vectors, none written twice. Each test runs
+on the embedded engine and on OpenSearch (OPENSEARCH_URL; skipped when unreachable).
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hybrid.engines.embedded import EmbeddedEngine
+from hybrid.engines import open_index
 from hybrid.testing.servers import CeleryWorker, RedisServer, ServerMissing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytest_plugins = ["os_fixtures"]  # os_settings
 HYBRID = Path(sys.executable).parent / "hybrid"
 FIELDS = ("text_vector", "image_vector", "audio_vector")
 
@@ -63,6 +66,15 @@ def catalog(tmp_path_factory: Any, shared_data: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=["embedded", "opensearch"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where the products go: an index folder, or a fresh OpenSearch index."""
+    if request.param == "embedded":
+        yield str(tmp_path / "ix")
+        return
+    yield request.getfixturevalue("os_locator")
+
+
 @pytest.fixture
 def redis(tmp_path: Path) -> Any:
     try:
@@ -74,7 +86,8 @@ def redis(tmp_path: Path) -> Any:
     server.stop()
 
 
-def hybrid(index: Path, *args: str, redis_url: str | None = None) -> subprocess.CompletedProcess:
+def hybrid(index: str | Path, *args: str,
+           redis_url: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1",  # images and clips are outside the catalog's
            "HYBRID_MEDIA_ROOTS": str(Path(__file__).resolve().parents[2] / "shared" / "data")}
     env.pop("REDIS_URL", None)
@@ -97,11 +110,11 @@ def expected_states(catalog: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def wait_until_settled(index: Path, catalog: Path, timeout: float = 240) -> dict[str, Any]:
+def wait_until_settled(index: str, catalog: Path, timeout: float = 240) -> dict[str, Any]:
     """Poll the index until every vector is done or failed as expected."""
     want = expected_states(catalog)
     deadline = time.monotonic() + timeout
-    engine = EmbeddedEngine(index)
+    engine = open_index(index)
     info: dict[str, Any] = {}
     try:
         while time.monotonic() < deadline:
@@ -123,11 +136,11 @@ def check_written_once(info: dict[str, Any]) -> None:
     assert twice == [], f"vectors written more than once: {twice[:5]}"
 
 
-def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisServer) -> None:
+def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisServer,
+                                  index: str) -> None:
     worker = CeleryWorker(redis.url, tmp_path / "worker.log")
     worker.start()
     try:
-        index = tmp_path / "ix"
         res = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
         assert res.returncode == 0, res.stderr
         assert "celery" in res.stdout and "enqueued" in res.stdout
@@ -135,10 +148,15 @@ def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisSer
         check_written_once(info)
         assert "image" in info["image_vector"]["bad-image"]["error"]
         assert "silent" in info["audio_vector"]["silent"]["error"]
-        engine = EmbeddedEngine(index)
+        engine = open_index(index)
         transcript = engine.get("voice0").get("transcript", "")
         assert transcript, "the spoken clip's transcript joins the product's text"
         assert engine.lexical_search(transcript.split()[-1]).total >= 1
+        if index.startswith("opensearch:"):  # the worker's vector is in OpenSearch's k-NN field
+            stored = engine.client.get(index=engine.alias, id="voice0",
+                                       _source_includes="text_vector")["_source"]["text_vector"]
+            hit = engine.knn_search("text_vector", stored, k=1).hits[0]
+            assert hit.id == "voice0" and hit.score == pytest.approx(1.0, abs=1e-4)
         engine.close()
         status = hybrid(index, "status", "--json")
         counts = json.loads(status.stdout)
@@ -153,15 +171,14 @@ def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisSer
 
 
 def test_killed_worker_and_redis_lose_nothing(tmp_path: Path, catalog: Path,
-                                              redis: RedisServer) -> None:
+                                              redis: RedisServer, index: str) -> None:
     rng = random.Random()
-    index = tmp_path / "ix"
     worker = CeleryWorker(redis.url, tmp_path / "worker.log", concurrency=1)
     worker.start()
     try:
         res = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
         assert res.returncode == 0, res.stderr
-        engine = EmbeddedEngine(index)
+        engine = open_index(index)
         deadline = time.monotonic() + 120
         while not engine.vector_info("text_vector") and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -180,8 +197,7 @@ def test_killed_worker_and_redis_lose_nothing(tmp_path: Path, catalog: Path,
         worker.stop()
 
 
-def test_embedded_mode_needs_no_server(tmp_path: Path, catalog: Path) -> None:
-    index = tmp_path / "ix"
+def test_embedded_mode_needs_no_server(catalog: Path, index: str) -> None:
     res = hybrid(index, "index", str(catalog), "--no-progress")
     assert res.returncode == 0, res.stderr
     assert "in-process" in res.stdout

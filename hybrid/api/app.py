@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "SHADOW_SAMPLE": 0.0,          # share of searches that shadows see (0 to 1)
     "SHADOW_QUEUE": 64,            # searches waiting for the shadows; more are dropped
     "SHADOW_LOG": None,            # JSONL path; default <INDEX>/shadow/shadow.jsonl
+    "SERVER_FUSION": False,        # OpenSearch: fuse in a search pipeline when it is exact
 }
 
 

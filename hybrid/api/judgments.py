@@ -17,7 +17,7 @@ bp = Blueprint("judgments", __name__)
 
 
 def _store() -> JudgmentStore:
-    return JudgmentStore(services().index / "judgments")
+    return JudgmentStore(services().state / "judgments")
 
 
 @bp.get("/judgments")

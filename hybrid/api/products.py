@@ -51,7 +51,7 @@ def add_products() -> tuple[Response, int]:
     recompute = flag(request.args.get("recompute_vectors", "false"), "recompute_vectors")
     rules = CatalogRules(vector_dims={name: f.dimension for name, f in
                                       svc.engine.schema.vector_fields.items()},
-                         media=svc.media(), base=str(svc.index / UPLOADS))
+                         media=svc.media(), base=str(svc.state / UPLOADS))
     report = LoadReport()
     good = list(check_rows(((i, item, None) for i, item in enumerate(items)), rules, report,
                            where="item"))

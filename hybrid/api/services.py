@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -21,7 +20,10 @@ class Services:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.index = Path(config["INDEX"])
+        from hybrid.engines import locate, state_dir
+
+        self.index = locate(str(config["INDEX"]))  # a folder, or opensearch:<alias>
+        self.state = state_dir(self.index)  # profiles, experiments, events, uploads
         self._lock = threading.Lock()
         self._engine: Any = None
         self._searcher: Any = None
@@ -41,17 +43,17 @@ class Services:
         from hybrid.search.experiments import ExperimentStore
         from hybrid.search.profiles import ProfileStore
 
-        self.profiles = ProfileStore(self.index / "profiles")
-        self.experiments = ExperimentStore(self.index / "experiments")
-        self.events = open_event_store(self.index)  # opened on first use, per thread
+        self.profiles = ProfileStore(self.state / "profiles")
+        self.experiments = ExperimentStore(self.state / "experiments")
+        self.events = open_event_store(self.state)  # opened on first use, per thread
 
     @property
     def engine(self) -> Any:
         with self._lock:
             if self._engine is None:
-                from hybrid.engines import open_engine
+                from hybrid.engines import open_index
 
-                self._engine = open_engine("embedded", path=self.index)
+                self._engine = open_index(self.index)
             return self._engine
 
     @property
@@ -61,7 +63,8 @@ class Services:
             if self._searcher is None:
                 from hybrid.search.searcher import Searcher
 
-                self._searcher = Searcher(engine, connections=self.config["CONNECTIONS"])
+                self._searcher = Searcher(engine, connections=self.config["CONNECTIONS"],
+                                          server_fusion=bool(self.config["SERVER_FUSION"]))
             return self._searcher
 
     @property
@@ -75,8 +78,9 @@ class Services:
     def media(self) -> MediaRoots:
         """Where product media may be read from: the index's upload store and catalog
         folders, MEDIA_ROOTS (else HYBRID_MEDIA_ROOTS), capped at MAX_MEDIA_BYTES."""
-        return MediaRoots.for_index(self.index, self.config.get("MEDIA_ROOTS"),
+        return MediaRoots.for_index(self.state, self.config.get("MEDIA_ROOTS"),
                                     self.config.get("MAX_MEDIA_BYTES"))
+
     @property
     def shadow(self) -> Any:
         """The process's ShadowRunner (hybrid.search.shadow), from the SHADOW_* config."""
@@ -89,7 +93,7 @@ class Services:
                 profiles = self.config["SHADOW_PROFILES"]
                 if isinstance(profiles, str):
                     profiles = [p for p in profiles.split(",") if p]
-                log = self.config["SHADOW_LOG"] or self.index / "shadow" / "shadow.jsonl"
+                log = self.config["SHADOW_LOG"] or self.state / "shadow" / "shadow.jsonl"
                 self._shadow = ShadowRunner(
                     searcher.search, self._profile, profiles,
                     float(self.config["SHADOW_SAMPLE"]), log,

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hybrid.engines import state_dir
 from hybrid.errors import HybridError
 
 DEFAULT_DATA = Path("../shared/data/dev")
@@ -116,7 +117,7 @@ def evaluate_profiles(args: argparse.Namespace, open_existing: Any) -> dict[str,
     from hybrid.evaluation.suite import curves, score_runs, single_signal, stamp, static_runs
     from hybrid.search.profiles import ProfileStore
 
-    store = ProfileStore(Path(args.index) / "profiles")
+    store = ProfileStore(state_dir(args.index) / "profiles")
     profiles: dict[str, Any] = {}
     for ref in args.profile or ["default"]:
         name, _, version = ref.partition("@")
@@ -149,7 +150,7 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
         return cmd_fused_alpha(args, open_existing)
     if args.folds < 2:
         raise HybridError("--folds must be at least 2")
-    store = ProfileStore(Path(args.index) / "profiles")
+    store = ProfileStore(state_dir(args.index) / "profiles")
     base = store.get(args.base)
     events = read_events(args.clicks) if args.clicks else None  # before any search
     tasks, collected_for = _setup(args, open_existing, {"base": base})

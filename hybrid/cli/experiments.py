@@ -55,13 +55,14 @@ def add_parsers(sub: Any) -> None:
 
 
 def _stores(args: argparse.Namespace) -> tuple[Any, Any]:
+    from hybrid.engines import index_exists, state_dir
     from hybrid.search.events import open_event_store
     from hybrid.search.experiments import ExperimentStore
 
-    index = Path(args.index)
-    if not (index / "mapping.json").exists():
-        raise HybridError(f"no index at {index}; create one with 'hybrid index CATALOG'")
-    return ExperimentStore(index / "experiments"), open_event_store(index)
+    if not index_exists(args.index):
+        raise HybridError(f"no index at {args.index}; create one with 'hybrid index CATALOG'")
+    state = state_dir(args.index)
+    return ExperimentStore(state / "experiments"), open_event_store(state)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -91,7 +92,9 @@ def cmd_create(args: argparse.Namespace) -> int:
                                 "salt": args.salt, "guardrails": guardrails,
                                 "description": args.description})
     experiments, _ = _stores(args)
-    profiles = ProfileStore(Path(args.index) / "profiles")
+    from hybrid.engines import state_dir
+
+    profiles = ProfileStore(state_dir(args.index) / "profiles")
     for v in exp.variants:
         name, _, version = v.profile.partition("@")
         profiles.get(name, int(version) if version else None)

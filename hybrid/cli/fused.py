@@ -72,7 +72,9 @@ def cmd_fused_alpha(args: argparse.Namespace, open_existing: Any) -> int:
         write_alpha(args.index, alpha, {"ndcg@10": scores, "tasks": used})
         spec = next(s for s in DEFAULT_SPECS if s.field == FIELD)
         version = fused_version(args.index)
-        media = MediaRoots.for_index(args.index)
+        from hybrid.engines import state_dir
+
+        media = MediaRoots.for_index(state_dir(args.index))
         jobs = plan(docs, spec, version, {}, functools.cache(lambda s: file_hash(s, media)))
         fused = fuse(image, text, alpha)
         row = {i: n for n, i in enumerate(ids)}

@@ -20,11 +20,19 @@ from typing import Any
 from hybrid.errors import HybridError
 
 DEFAULT_INDEX = "var/index"
+DEFAULT_ALIAS = "products"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        from hybrid.engines import OPENSEARCH_PREFIX, locate
+
+        if args.index is None:
+            opensearch = (args.engine or os.environ.get("HYBRID_ENGINE")) == "opensearch"
+            args.index = DEFAULT_ALIAS if opensearch else DEFAULT_INDEX
+        args.index = locate(args.index, args.engine)  # a folder, or opensearch:<alias>
+        args.opensearch = args.index.startswith(OPENSEARCH_PREFIX)
         result: int = args.run(args)
         return result
     except HybridError as e:
@@ -37,8 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hybrid", description=__doc__.splitlines()[0])
-    p.add_argument("--index", default=os.environ.get("HYBRID_INDEX", DEFAULT_INDEX),
-                   help="index folder (env HYBRID_INDEX; default %(default)s)")
+    p.add_argument("--index", default=os.environ.get("HYBRID_INDEX"),
+                   help=f"index folder, or the index alias on OpenSearch (env HYBRID_INDEX; "
+                        f"default {DEFAULT_INDEX}, on OpenSearch {DEFAULT_ALIAS})")
+    p.add_argument("--engine", choices=["embedded", "opensearch"],
+                   help="index engine (env HYBRID_ENGINE; default embedded). OpenSearch is "
+                        "reached at OPENSEARCH_URL")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     ix = sub.add_parser("index", help="ingest a catalog file (JSONL, CSV or Parquet)")
@@ -61,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=cmd_stats)
 
+    rx = sub.add_parser("reindex", help="OpenSearch: build the next index version and "
+                        "move the alias to it")
+    rx.add_argument("--mapping", type=Path, help="the new version's mapping (default: the "
+                    "current one)")
+    rx.add_argument("--keep-old", action="store_true", help="keep the previous version")
+    rx.set_defaults(run=cmd_reindex)
+
     from hybrid.cli import align, evaluate, experiments, replace, search, serve, similar, vectors
 
     search.add_parser(sub, _open_existing, table)
@@ -75,15 +94,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _engine(args: argparse.Namespace, mapping: Path | None = None) -> Any:
-    from hybrid.engines.embedded import EmbeddedEngine
+    from hybrid.engines import open_index
 
-    return EmbeddedEngine(args.index, mapping=mapping)
+    return open_index(args.index, mapping=mapping)
 
 
 def _open_existing(args: argparse.Namespace) -> Any:
-    if not (Path(args.index) / "mapping.json").exists():
+    from hybrid.engines import index_exists
+
+    if not index_exists(args.index):
         raise HybridError(f"no index at {args.index}; create one with 'hybrid index CATALOG'")
     return _engine(args)
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    if not args.opensearch:
+        raise HybridError("reindex is for the OpenSearch engine (--engine opensearch); an "
+                          "embedded index is rebuilt with 'hybrid index --fresh'")
+    from hybrid.engines.schema import IndexSchema
+
+    with _open_existing(args) as engine:
+        report = engine.reindex(IndexSchema.load(args.mapping) if args.mapping else None,
+                                keep_old=args.keep_old)
+    print(f"reindexed {report['documents']:,} documents of {report['alias']} from "
+          f"{', '.join(report['from'])} to {report['to']} in {report['seconds']} s"
+          + ("" if report["kept_old"] else "; the old version is deleted"))
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -92,7 +128,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
     index = Path(args.index)
-    if args.fresh and index.exists():
+    if args.fresh and args.opensearch:
+        from hybrid.engines import index_exists
+
+        if index_exists(args.index):
+            with _engine(args) as old:
+                old.drop()
+    elif args.fresh and index.exists():
         if not (index / "mapping.json").exists() and any(index.iterdir()):
             raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
         shutil.rmtree(index)
@@ -126,13 +168,13 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
 
     from hybrid.catalog import Rejected
     from hybrid.catalog.media import remember
+    from hybrid.engines import state_dir
 
-    index = Path(args.index)
     engine = _engine(args, args.mapping)
     if dims is not None:
         dims.update({name: f.dimension for name, f in engine.schema.vector_fields.items()})
     if roots is not None:
-        remember(index, roots)
+        remember(state_dir(args.index), roots)
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
@@ -148,11 +190,11 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
         engine.commit()
         bar.close()
         took = time.perf_counter() - start
-        _summary(index, len(written), took, report, args.rejects)
+        _summary(args.index, len(written), took, report, args.rejects)
         if not args.no_vectors:
             from hybrid.cli.vectors import fill_vectors, print_fill
 
-            summary = fill_vectors(str(index), engine, written, quiet=args.no_progress,
+            summary = fill_vectors(args.index, engine, written, quiet=args.no_progress,
                                    recompute=args.recompute_vectors)
             engine.commit()
             print(f"vectors ({summary['mode']}, {summary['seconds']} s):")
@@ -163,7 +205,7 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
     return 0
 
 
-def _summary(index: Path, written: int, took: float, report: Any, rejects: Path | None) -> None:
+def _summary(index: str, written: int, took: float, report: Any, rejects: Path | None) -> None:
     print(f"indexed {written:,} products into {index} in {took:.1f} s "
           f"({written / max(took, 1e-9):,.0f}/s); read {report.read:,}, "
           f"rejected {len(report.rejected):,}")

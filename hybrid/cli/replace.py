@@ -111,13 +111,14 @@ def cmd_import(args: argparse.Namespace, ingest: Callable[..., int]) -> int:
 
 
 def cmd_shadow_report(args: argparse.Namespace, open_existing: Callable[..., Any]) -> int:
+    from hybrid.engines import index_exists, state_dir
     from hybrid.evaluation import shadow_report
 
-    log = args.log or Path(args.index) / "shadow" / "shadow.jsonl"
+    log = args.log or state_dir(args.index) / "shadow" / "shadow.jsonl"
     summary = shadow_report.summarize(shadow_report.read_log(log), top=args.top)
     titles: dict[str, str] = {}
     judged = None
-    if (Path(args.index) / "mapping.json").exists():
+    if index_exists(args.index):
         ids = {d for e in summary["shadows"].values() for w in e["worst"]
                for d in [*w["served"], *w["shadow"]]}
         with open_existing(args) as engine:

@@ -60,7 +60,7 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _hybrid(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
-    from hybrid.engines import filters
+    from hybrid.engines import filters, state_dir
     from hybrid.planner.plan import parse_request
     from hybrid.search.inputs import Limits, decode_audio, decode_image
     from hybrid.search.profiles import ProfileStore
@@ -82,7 +82,7 @@ def _hybrid(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
             data["profile"] = args.profile
         req = parse_request(data, schema, image=image is not None, audio=audio is not None)
         name, _, version = (req.profile or "default").partition("@")
-        profile = ProfileStore(Path(args.index) / "profiles").get(
+        profile = ProfileStore(state_dir(args.index) / "profiles").get(
             name, int(version) if version else None)
         searcher = Searcher(engine)
         try:

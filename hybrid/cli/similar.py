@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 
@@ -27,7 +26,7 @@ def add_parser(sub: Any, open_existing: Any, table: Any) -> None:
 
 
 def cmd_similar(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
-    from hybrid.engines import filters
+    from hybrid.engines import filters, state_dir
     from hybrid.planner.plan import parse_request
     from hybrid.search.profiles import ProfileStore
     from hybrid.search.searcher import Searcher
@@ -40,7 +39,7 @@ def cmd_similar(args: argparse.Namespace, open_existing: Any, table: Any) -> int
                              "page": args.page, "explain": args.explain,
                              "profile": args.profile}, engine.schema)
         name, _, version = args.profile.partition("@")
-        profile = ProfileStore(Path(args.index) / "profiles").get(
+        profile = ProfileStore(state_dir(args.index) / "profiles").get(
             name, int(version) if version else None)
         searcher = Searcher(engine)
         try:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hybrid.encoders.base import DecodeError
+from hybrid.engines import state_dir
 from hybrid.errors import HybridError
 from hybrid.learning.fused import DEFAULT_ALPHA, fuse
 
@@ -30,15 +31,15 @@ ALPHA_FILE = "fused.json"
 def read_alpha(index: str | Path) -> float:
     """The index's α (DEFAULT_ALPHA until `hybrid learn --fused-alpha` stored one)."""
     try:
-        return float(json.loads((Path(index) / ALPHA_FILE).read_text())["alpha"])
+        return float(json.loads((state_dir(str(index)) / ALPHA_FILE).read_text())["alpha"])
     except FileNotFoundError:
         return DEFAULT_ALPHA
     except (ValueError, KeyError, TypeError) as e:
-        raise HybridError(f"{Path(index) / ALPHA_FILE} is not valid: {e}") from e
+        raise HybridError(f"{state_dir(str(index)) / ALPHA_FILE} is not valid: {e}") from e
 
 
 def write_alpha(index: str | Path, alpha: float, meta: Mapping[str, Any]) -> Path:
-    path = Path(index) / ALPHA_FILE
+    path = state_dir(str(index)) / ALPHA_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"alpha": alpha, **meta}, indent=2))
     os.replace(tmp, path)

@@ -38,12 +38,13 @@ _lock = threading.Lock()
 
 
 def engine_at(index: str) -> Any:
-    """One engine per index folder per process (workers reuse it across tasks)."""
-    from hybrid.engines.embedded import EmbeddedEngine
+    """One engine per index (a folder, or opensearch:<alias>) per process; workers reuse
+    it across tasks."""
+    from hybrid.engines import open_index
 
     with _lock:
         if index not in _engines:
-            _engines[index] = EmbeddedEngine(index)
+            _engines[index] = open_index(index)
         return _engines[index]
 
 

@@ -217,10 +217,26 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
                          f"{profile.name!r} can answer this query: "
                          + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     transcribe = request.audio and any(q.input == TEXT for q in subqueries)
+    subqueries, model = _settled(subqueries, profile.model)
     return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,
                 profile.missing, profile.rrf_k, request.filter,
                 request.facets, request.offset, request.size, request.explain, skipped,
-                profile.model, profile.fallback)
+                model, profile.fallback)
+
+
+def _settled(subqueries: list[SubQuery], model: WeightModel | None
+             ) -> tuple[list[SubQuery], WeightModel | None]:
+    """A query-dependent model whose candidates all agree on the signals that run (the
+    default's photo rule, for a text query) gives the same weights whatever the query:
+    those weights, and no model (so an engine can fuse the plan itself)."""
+    if model is None:
+        return subqueries, None
+    names = [q.signal for q in subqueries]
+    first = model.candidates[0]
+    if any(c.get(n, 0.0) != first.get(n, 0.0) for c in model.candidates for n in names):
+        return subqueries, model
+    return [replace(q, weight=(1 - model.blend) * q.weight + model.blend * first.get(q.signal, 0.0))
+            for q in subqueries], None
 
 
 def _unreadable(s: Any, scripts: Mapping[str, float]) -> str | None:

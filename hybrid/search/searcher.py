@@ -53,6 +53,7 @@ class Retrieval:
     totals: dict[str, int]       # signal -> how many documents matched
     took: dict[str, float]
     sub_took: dict[str, float]
+    fused: list[tuple[str, float]] | None = None  # the server's fused ranking, if it fused
 
 
 RETRY_UNAVAILABLE_S = 30.0  # how long a failed encoder load or an empty field is believed
@@ -78,12 +79,15 @@ class Searcher:
     def __init__(self, engine: Any, *, encoder: Callable[[str], Encoder] = _load,
                  transcribe: Callable[[np.ndarray, str | None], str] = _transcribe,
                  threads: int = 6, connections: Mapping[str, Any] | None = None,
-                 vocabulary: bool = True) -> None:
+                 vocabulary: bool = True, server_fusion: bool = False) -> None:
         """`transcribe(waveform, prompt)`: speech to text; `vocabulary`: prompt it with
         the catalog's common values (brands, categories, colours; see
         hybrid.search.vocabulary), so that it writes the words the catalog uses;
-        `connections`: where template signals send the shop's own search."""
+        `connections`: where template signals send the shop's own search;
+        `server_fusion`: let an engine that can (OpenSearch) fuse a plan itself."""
         self.engine = engine
+        # fuse on the engine (OpenSearch's hybrid query) when the plan allows it exactly
+        self.server_fusion = server_fusion and callable(getattr(engine, "hybrid_search", None))
         self.encoder = encoder
         self._transcribe = transcribe
         self.vocabulary = vocabulary
@@ -201,17 +205,42 @@ class Searcher:
             took["transcribe"] = _ms(t)
         inputs = {TEXT: text, IMAGE: image, AUDIO: audio}
         t = time.perf_counter()
-        # Lexical sub-queries need no vectors: they run while the query is encoded.
+        server = not failed and self._on_server(the_plan)
+        batched = server or callable(getattr(self.engine, "search_many", None))
+        # Lexical sub-queries need no vectors: they run while the query is encoded
+        # (unless the engine takes all its sub-queries in one round trip, as _msearch
+        # does; template signals always run on their own).
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
-                 for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed}
+                 for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed
+                 and not (batched and q.kind != TEMPLATE)}
         query_vectors = given | self._encode(the_plan, inputs, failed, skip=given)
         took["encode"] = _ms(t)
         t = time.perf_counter()
-        futures = early | {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                                      query_vectors[q.signal])
-                           for q in the_plan.subqueries
-                           if q.kind == KNN and q.input != SESSION and q.signal in query_vectors}
-        results, totals, sub_took = {}, {}, {}
+        fused = None
+        results: dict[str, list[tuple[str, float]]] = {}
+        totals: dict[str, int] = {}
+        sub_took: dict[str, float] = {}
+        futures = dict(early)
+        on_engine = [q for q in the_plan.subqueries if q.kind != TEMPLATE and q.input != SESSION
+                     and q.signal not in failed and (q.kind != KNN or q.signal in query_vectors)]
+        if batched and on_engine:
+            try:
+                if server and len(on_engine) == len(the_plan.subqueries):
+                    fused, got = self._run_on_server(the_plan, text, query_vectors)
+                else:
+                    got = self._run_batched(on_engine, the_plan, text, query_vectors)
+                results, totals, sub_took = got
+            except CLIENT_ERRORS:
+                raise
+            except Exception as e:  # noqa: BLE001 - template signals may still answer
+                log.exception("the engine's sub-queries failed")
+                failed |= {q.signal: f"the sub-query failed ({type(e).__name__}; the "
+                           "server log has the details)" for q in on_engine}
+        elif not batched:
+            futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                                   query_vectors[q.signal])
+                        for q in the_plan.subqueries
+                        if q.kind == KNN and q.input != SESSION and q.signal in query_vectors}
         for q in the_plan.subqueries:
             if q.signal not in futures:
                 continue
@@ -234,7 +263,7 @@ class Searcher:
         modalities = tuple(m for m, v in ((TEXT, request.text), (IMAGE, image is not None),
                                           (AUDIO, audio is not None)) if v)
         return Retrieval(the_plan, text, modalities, transcript, results, totals, took,
-                         sub_took)
+                         sub_took, fused)
 
     def search(self, request: SearchRequest, profile: Profile, *, image: Any = None,
                audio: np.ndarray | None = None,
@@ -251,8 +280,8 @@ class Searcher:
         fusion: dict[str, Any] = {"normalizer": the_plan.normalizer,
                                   "combiner": the_plan.combiner, "rrf_k": the_plan.rrf_k,
                                   "missing": the_plan.missing}
-        ranked = SignalTable.from_lists(r.results, names).ranking(
-            np.array([weights[n] for n in names]), **fusion)
+        ranked = r.fused if r.fused is not None else SignalTable.from_lists(
+            r.results, names).ranking(np.array([weights[n] for n in names]), **fusion)
         page = ranked[the_plan.offset:the_plan.offset + the_plan.size]
         explained = {f.id: f for f in fuse(r.results, weights, only=[d for d, _ in page],
                                            **fusion)} if the_plan.explain else {}
@@ -356,6 +385,58 @@ class Searcher:
             flt = {"and": [the_plan.filter, flt]}
         res = self.engine.knn_search(q.field, vector, k=len(found), filter=flt, source=False)
         return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
+
+    def _run_batched(self, subqueries: list[SubQuery], the_plan: Plan, text: str,
+                     vectors: Mapping[str, np.ndarray]
+                     ) -> tuple[dict[str, Any], dict[str, int], dict[str, float]]:
+        """The engine's sub-queries (BM25, k-NN) in one round trip (the engine's
+        search_many: OpenSearch's _msearch). Each one's time is that of the round trip."""
+        t = time.perf_counter()
+        bodies = [self.engine.knn_body(q.field, vectors[q.signal], k=q.depth,
+                                       filter=the_plan.filter, source=False)
+                  if q.kind == KNN else
+                  self.engine.lexical_body(text, fields=q.fields, filter=the_plan.filter,
+                                           size=q.depth, source=False)
+                  for q in subqueries]
+        found = self.engine.search_many(bodies)
+        took = _ms(t)
+        names = [q.signal for q in subqueries]
+        return ({n: [(h.id, h.score) for h in r.hits] for n, r in zip(names, found, strict=True)},
+                {n: r.total for n, r in zip(names, found, strict=True)},
+                dict.fromkeys(names, took))
+
+    def _on_server(self, the_plan: Plan) -> bool:
+        """Whether the engine can fuse this plan itself, exactly as the planner would."""
+        if not self.server_fusion or the_plan.model is not None \
+                or the_plan.fallback is not None or the_plan.explain \
+                or len({q.depth for q in the_plan.subqueries}) != 1 \
+                or any(q.kind == TEMPLATE for q in the_plan.subqueries):
+            return False
+        why = self.engine.why_not_server_side(the_plan.normalizer, the_plan.combiner,
+                                              the_plan.missing,
+                                              [q.weight for q in the_plan.subqueries])
+        return why is None
+
+    def _run_on_server(self, the_plan: Plan, text: str, vectors: Mapping[str, np.ndarray]
+                       ) -> tuple[list[tuple[str, float]],
+                                  tuple[dict[str, Any], dict[str, int], dict[str, float]]]:
+        """One hybrid query: the engine normalises and combines (OpenSearch's search
+        pipeline). Each sub-query collects the top `depth` documents, as the planner's do,
+        and the fused top `depth` comes back (the planner ranks the whole union). Per-signal
+        lists stay empty: only the fused ranking comes back."""
+        t = time.perf_counter()
+        queries = [self.engine.knn_query(q.field, vectors[q.signal], q.depth, the_plan.filter)
+                   if q.kind == KNN else
+                   self.engine.lexical_query(text, q.fields, the_plan.filter)
+                   for q in the_plan.subqueries]
+        res = self.engine.hybrid_search(
+            queries, weights=[q.weight for q in the_plan.subqueries],
+            normalizer=the_plan.normalizer, combiner=the_plan.combiner, rrf_k=the_plan.rrf_k,
+            size=the_plan.subqueries[0].depth)
+        took = _ms(t)
+        names = [q.signal for q in the_plan.subqueries]
+        return ([(h.id, h.score) for h in res.hits],
+                ({n: [] for n in names}, dict.fromkeys(names, 0), dict.fromkeys(names, took)))
 
     def _facets(self, the_plan: Plan, ids: list[str]) -> dict[str, Any]:
         """Facets count the fused result set (every document a page can reach)."""

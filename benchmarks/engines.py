@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""The same synthetic catalog on the embedded engine and on an OpenSearch node
+(OPENSEARCH_URL): ingest throughput, and the p50/p99 of a hybrid round.
+
+The catalog is benchmarks/engine.py's (100,000 products by default: ~50 words of text,
+brand, category, attributes, price, two 384-d vector fields). A hybrid round is one
+lexical and two k-NN sub-queries at depth 100, fused (min-max, weighted arithmetic
+mean, the planner's fusion code) and the page of 10 fetched:
+- planner: the embedded engine runs the three sub-queries in turn; OpenSearch gets them
+  in one `_msearch` round trip; the planner fuses on the client;
+- server: OpenSearch's `hybrid` query through a normalization-processor search
+  pipeline fuses on the node (the same fusion, checked by tests/test_api_opensearch.py).
+Both engines get the same queries, one at a time. Prints a JSON object, then a table.
+
+    OPENSEARCH_URL=http://127.0.0.1:9200 .venv/bin/python benchmarks/engines.py --out engines.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine import FIELDS, WEIGHTS, generate, product, timed  # noqa: E402
+
+from hybrid.planner.table import SignalTable  # noqa: E402
+
+DEPTH, PAGE, BATCH = 100, 10, 2000
+NAMES = ["bm25", *FIELDS]
+
+
+def ingest(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
+    start = time.perf_counter()
+    refused = 0
+    for lo in range(0, d["n"], BATCH):
+        docs = [product(d, i) for i in range(lo, min(d["n"], lo + BATCH))]
+        for doc in docs:
+            doc["vectors"] = {f: v.tolist() for f, v in doc["vectors"].items()}
+        refused += sum(not r.ok for r in engine.add(docs))
+    engine.commit()
+    took = time.perf_counter() - start
+    return {"seconds": round(took, 1), "products_per_s": round(d["n"] / took, 1),
+            "refused": refused}
+
+
+def fuse_page(results: list[list[tuple[str, float]]]) -> list[str]:
+    ranked = SignalTable.from_lists(dict(zip(NAMES, results, strict=True)), NAMES).ranking(
+        np.array(WEIGHTS), normalizer="min_max", combiner="arithmetic_mean")
+    return [i for i, _ in ranked[:PAGE]]
+
+
+def planner_round(engine: Any, text: str, vecs: list[np.ndarray]) -> list[str]:
+    if hasattr(engine, "search_many"):
+        found = engine.search_many(
+            [engine.lexical_body(text, size=DEPTH, source=False)]
+            + [engine.knn_body(f, v, k=DEPTH, source=False)
+               for f, v in zip(FIELDS, vecs, strict=True)])
+    else:
+        found = [engine.lexical_search(text, size=DEPTH, source=False)] + [
+            engine.knn_search(f, v, k=DEPTH, source=False)
+            for f, v in zip(FIELDS, vecs, strict=True)]
+    page = fuse_page([[(h.id, h.score) for h in r.hits] for r in found])
+    engine.get_many(page)
+    return page
+
+
+def server_round(engine: Any, text: str, vecs: list[np.ndarray]) -> list[str]:
+    queries = [engine.lexical_query(text, None, None)] + [
+        engine.knn_query(f, v, DEPTH, None) for f, v in zip(FIELDS, vecs, strict=True)]
+    res = engine.hybrid_search(queries, weights=list(WEIGHTS), size=DEPTH)
+    page = [h.id for h in res.hits[:PAGE]]
+    engine.get_many(page)
+    return page
+
+
+def bench(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"ingest": ingest(engine, d)}
+    items = [(t, [d["qvecs"][f][j] for f in FIELDS]) for j, t in enumerate(d["qtext"])]
+    planned, out["planner_round"] = timed(lambda it: planner_round(engine, *it), items)
+    if hasattr(engine, "hybrid_search"):
+        served, out["server_round"] = timed(lambda it: server_round(engine, *it), items)
+        same = [len(set(a) & set(b)) / PAGE for a, b in zip(planned, served, strict=True)]
+        out["server_round"]["top10_overlap_with_planner"] = round(float(np.mean(same)), 4)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--engines", nargs="+", default=["embedded", "opensearch"])
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    d = generate(args.n, args.queries)
+    result: dict[str, Any] = {"products": args.n, "queries": args.queries, "depth": DEPTH,
+                              "batch": BATCH, "date": time.strftime("%Y-%m-%d")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.engines:
+            if name == "embedded":
+                from hybrid.engines.embedded import EmbeddedEngine
+
+                engine: Any = EmbeddedEngine(Path(tmp) / "embedded")
+            else:
+                from hybrid.engines.opensearch import OpenSearchEngine
+
+                engine = OpenSearchEngine(f"hybrid-bench-{uuid.uuid4().hex[:8]}")
+                result["opensearch_url"] = engine.settings.url
+            try:
+                result[name] = bench(engine, d)
+            finally:
+                if name == "opensearch":
+                    engine.drop()
+                engine.close()
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2))
+    print(table(result))
+    return 0
+
+
+def table(r: dict[str, Any]) -> str:
+    rows = [("ingest (products/s)", lambda e: f"{e['ingest']['products_per_s']:,.0f}"),
+            ("hybrid round via the planner, p50 / p99 (ms)",
+             lambda e: f"{e['planner_round']['p50_ms']:.1f} / {e['planner_round']['p99_ms']:.1f}"),
+            ("hybrid round fused on the server, p50 / p99 (ms)",
+             lambda e: (f"{e['server_round']['p50_ms']:.1f} / {e['server_round']['p99_ms']:.1f}"
+                        if "server_round" in e else "-"))]
+    names = [n for n in ("embedded", "opensearch") if n in r]
+    lines = [f"| {r['products']:,} products | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(r[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

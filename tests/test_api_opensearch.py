@@ -1,0 +1,165 @@
+"""The search API on the OpenSearch engine: a representative part of tests/test_api.py
+run against `hybrid serve` on an OpenSearch index holding the same small catalog, and
+the check that fusing on the server (a hybrid query through a search pipeline) gives
+the planner's top 10 for the dev text queries. Needs OPENSEARCH_URL (skips, naming the
+URL, when the node cannot be reached)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from api_index import FIELD_MAP, REPO
+from test_api import (  # noqa: F401 - collected here too, on the OpenSearch server
+    KEY,
+    test_bad_requests_get_problem_details,
+    test_filters_and_facets,
+    test_get_search_for_simple_use,
+    test_image_upload_finds_the_product_itself,
+    test_ingest_over_http,
+    test_offline_evaluation_ranks_as_the_api_does,
+    test_ops_endpoints,
+    test_pages_have_no_duplicates_or_gaps,
+    test_profiles_by_name_and_version,
+    test_text_and_image_together,
+    test_text_query_is_fused_and_explained,
+    test_writes_need_the_key,
+)
+
+from hybrid.testing.servers import ApiServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytest_plugins = ["os_fixtures"]  # os_settings
+
+
+@pytest.fixture(scope="module")
+def os_small_index(small_index: tuple[Path, Path, dict[str, str]], os_settings: Any
+                   ) -> Iterator[str]:
+    """The small catalog of tests/api_index.py in a fresh OpenSearch index, vectors and
+    all, made by the real `hybrid --engine opensearch index` command."""
+    from os_fixtures import drop, unique_alias
+
+    folder, _, env = small_index
+    alias = unique_alias()
+    res = subprocess.run(
+        [sys.executable, "-m", "hybrid.cli.main", "--engine", "opensearch", "--index", alias,
+         "index", str(folder / "products.jsonl"), "--field-map", str(FIELD_MAP),
+         "--no-progress"], cwd=REPO, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"},
+        capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    yield f"opensearch:{alias}"
+    drop(os_settings, alias)
+
+
+@pytest.fixture(scope="module")
+def api(os_small_index: str, small_index: tuple[Path, Path, dict[str, str]],
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    _, _, env = small_index
+    state = tmp_path_factory.mktemp("opensearch-state")  # fusion profiles of this index
+    server = ApiServer(os_small_index, state / "serve.log", api_key=KEY, env={  # type: ignore[arg-type]
+        **env, "HYBRID_STATE_DIR": str(state), "HYBRID_MAX_CONTENT_LENGTH": "2000000",
+        "HYBRID_MAX_IMAGE_BYTES": "1000000"})
+    server.start()
+    yield server
+    server.stop()
+
+
+def dev_text_queries(shared_data: Path) -> list[str]:
+    out = []
+    for task in ("fashion_text", "grocery_text"):
+        for line in (shared_data / "dev" / task / "queries.jsonl").read_text().splitlines():
+            out.append(json.loads(line)["text"])
+    return out
+
+
+def same_top(planner: list[tuple[str, float]], server: list[tuple[str, float]], k: int = 10,
+             tol: float = 1e-5) -> bool:
+    """The same top k, allowing documents whose scores tie (within `tol`, float32 against
+    float64) to change places, and a tie at the k-th place to bring in another one."""
+    a, b = planner[:k], server[:k]
+    if [d for d, _ in a] == [d for d, _ in b]:
+        return bool(np.allclose([s for _, s in a], [s for _, s in b], atol=tol))
+    cut = min(a[-1][1], b[-1][1]) + tol if a and b else 0.0
+    above_a = {d: s for d, s in a if s > cut}
+    above_b = {d: s for d, s in b if s > cut}
+    return set(above_a) == set(above_b) and all(abs(above_a[d] - above_b[d]) <= tol
+                                                 for d in above_a)
+
+
+def rrf_bounds(results: dict[str, list[tuple[str, float]]], k: int
+               ) -> dict[str, tuple[float, float]]:
+    """Per document, the lowest and highest RRF score any order of tied raw scores can
+    give it: OpenSearch ranks ties by Lucene's doc id, the planner by product id."""
+    out: dict[str, list[float]] = {}
+    for ranked in results.values():
+        first: dict[float, int] = {}
+        last: dict[float, int] = {}
+        for pos, (_, score) in enumerate(ranked, 1):
+            first.setdefault(score, pos)
+            last[score] = pos
+        for doc, score in ranked:
+            lo_hi = out.setdefault(doc, [0.0, 0.0])
+            lo_hi[0] += 1 / (k + last[score])
+            lo_hi[1] += 1 / (k + first[score])
+    return {d: (lo, hi) for d, (lo, hi) in out.items()}
+
+
+def same_rrf_top(bounds: dict[str, tuple[float, float]], planner: list[tuple[str, float]],
+                 server: list[tuple[str, float]], k: int = 10, tol: float = 1e-6) -> bool:
+    """Every server score within its document's bounds, and every document of the
+    planner's top k that the server left out could have scored below the server's k-th."""
+    if any(not bounds[d][0] - tol <= s <= bounds[d][1] + tol for d, s in server[:k]):
+        return False
+    kth = server[:k][-1][1] if server else 0.0
+    kept = {d for d, _ in server[:k]}
+    return all(bounds[d][0] <= kth + tol for d, _ in planner[:k] if d not in kept)
+
+
+@pytest.mark.parametrize("fusion", [
+    {},  # the default profile: min_max, arithmetic mean, weights 0.3 / 0.4 / 0.3
+    {"normalizer": "l2", "combiner": "harmonic_mean"},
+    {"normalizer": "min_max", "combiner": "geometric_mean"},
+    {"combiner": "rrf"},
+])
+def test_server_side_fusion_gives_the_planner_top_10(os_small_index: str, shared_data: Path,
+                                                     small_index: Any, fusion: dict[str, Any],
+                                                     monkeypatch: Any) -> None:
+    from dataclasses import replace
+
+    from hybrid.engines import open_index
+    from hybrid.planner.plan import SearchRequest
+    from hybrid.planner.profile import default_profile
+    from hybrid.planner.table import SignalTable
+    from hybrid.search.searcher import Searcher
+
+    monkeypatch.setenv("HYBRID_MODELS", small_index[2]["HYBRID_MODELS"])
+    profile = replace(default_profile(), **fusion)
+    if fusion.get("combiner") == "rrf":  # 2.19's RRF has no weights
+        profile = profile.with_weights({s.name: 1.0 for s in profile.signals})
+    engine = open_index(os_small_index)
+    planner, server = Searcher(engine), Searcher(engine, server_fusion=True)
+    queries = dev_text_queries(shared_data)
+    differ = []
+    for text in queries:
+        request = SearchRequest(text=text, size=10)
+        mine = planner.retrieve(request, profile)
+        names = [q.signal for q in mine.plan.subqueries]
+        assert len(names) == 3 and mine.fused is None
+        p = mine.plan
+        ranked = SignalTable.from_lists(mine.results, names).ranking(
+            np.array([p.weights[n] for n in names]), normalizer=p.normalizer,
+            combiner=p.combiner, rrf_k=p.rrf_k, missing=p.missing)
+        theirs = server.retrieve(request, profile)
+        assert theirs.fused is not None  # fused by OpenSearch's search pipeline
+        same = same_rrf_top(rrf_bounds(mine.results, p.rrf_k), ranked, theirs.fused) \
+            if p.combiner == "rrf" else same_top(ranked, theirs.fused)
+        if not same:
+            differ.append((text, ranked[:10], theirs.fused[:10]))
+    assert not differ, f"{len(differ)} of {len(queries)} differ, e.g. {differ[0]}"

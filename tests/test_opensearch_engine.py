@@ -1,0 +1,145 @@
+"""The OpenSearch engine on a real OpenSearch node: the shared conformance suite, and what
+only it promises (versioned indices behind an alias, reindex, per-item bulk errors,
+_msearch, server-side fusion). Needs OPENSEARCH_URL (skips, naming the URL, when the
+node cannot be reached)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from engine_conformance import DIM, EngineConformance, _vec, corpus, small_schema
+
+pytest_plugins = ["os_fixtures"]  # os_settings, os_index
+
+pytest.importorskip("opensearchpy")
+from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings  # noqa: E402
+from hybrid.errors import QueryError, SchemaError  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+
+class TestOpenSearchConformance(EngineConformance):
+    @pytest.fixture
+    def engine(self, os_index: Any) -> Any:
+        return os_index()
+
+
+@pytest.fixture
+def loaded(os_index: Any) -> OpenSearchEngine:
+    e: OpenSearchEngine = os_index()
+    e.add(corpus())
+    return e
+
+
+def test_index_is_versioned_behind_an_alias_and_keeps_its_mapping(loaded: Any,
+                                                                  os_settings: Any) -> None:
+    assert loaded.versions() == [f"{loaded.alias}-v1"]
+    again = OpenSearchEngine(loaded.alias, settings=os_settings)
+    assert again.schema.body == small_schema().body and again.count() == 60
+    with pytest.raises(SchemaError, match="another mapping"):
+        OpenSearchEngine(loaded.alias, settings=os_settings, mapping="mappings/products.json")
+    again.close()
+
+
+def test_reindex_builds_a_new_version_and_moves_the_alias(loaded: Any) -> None:
+    loaded.set_vectors("image_vector", {"p003": _vec(3)}, provenance={"p003": ("h", "m")})
+    report = loaded.reindex()
+    assert report["to"] == f"{loaded.alias}-v2" and report["documents"] == 60
+    assert loaded.versions() == [f"{loaded.alias}-v2"]
+    assert loaded.count() == 60
+    assert loaded.knn_search("image_vector", _vec(3), k=1).hits[0].id == "p003"
+    assert loaded.vector_info("image_vector", ["p003"])["p003"]["hash"] == "h"
+
+
+def test_bulk_item_errors_name_the_product_and_the_reason(os_index: Any) -> None:
+    e = os_index()
+    res = e.add([{"id": "ok", "title": "fine", "price": 3.0},
+                 {"id": "bad-price", "title": "x", "price": "cheap"},
+                 {"id": "bad-field", "title": "x", "colour_code": 7}])
+    assert [(r.id, r.ok) for r in res] == [("ok", True), ("bad-price", False),
+                                          ("bad-field", False)]
+    assert "price" in res[1].error and "colour_code" in res[2].error
+    assert e.count() == 1
+
+
+def test_add_keeps_stored_vectors_that_a_document_does_not_bring(loaded: Any) -> None:
+    loaded.set_vectors("image_vector", {"p001": _vec(101)})
+    loaded.add([{"id": "p001", "title": "renamed"}])
+    assert loaded.get("p001")["title"] == "renamed"
+    assert loaded.knn_search("image_vector", _vec(101), k=1).hits[0].id == "p001"
+    assert loaded.knn_search("text_vector", _vec(1), k=1).hits[0].id == "p001"
+
+
+def test_knn_filter_inside_the_clause_still_returns_k_hits(os_index: Any) -> None:
+    e = os_index()
+    rng = np.random.default_rng(0)
+    docs = [{"id": f"d{i:04d}", "title": "x", "brand": "Rare" if i % 100 == 0 else "Common",
+             "vectors": {"text_vector": rng.normal(size=DIM).tolist()}} for i in range(1000)]
+    e.add(docs)
+    hits = e.knn_search("text_vector", _vec(5), k=8, filter={"term": {"brand": "Rare"}}).hits
+    assert len(hits) == 8 and all(int(h.id[1:]) % 100 == 0 for h in hits)
+
+
+def test_ties_are_broken_by_id(os_index: Any) -> None:
+    e = os_index()
+    e.add([{"id": f"t{i}", "title": "same words"} for i in (5, 3, 9, 1)])
+    assert [h.id for h in e.lexical_search("same", size=10).hits] == ["t1", "t3", "t5", "t9"]
+
+
+def test_msearch_runs_every_subquery_in_one_round_trip(loaded: Any) -> None:
+    bodies = [loaded.lexical_body("black shoes", size=20, source=False),
+              loaded.knn_body("text_vector", _vec(42), k=7, filter={"term": {"brand": "Nike"}},
+                              source=False)]
+    lexical, knn = loaded.search_many(bodies)
+    assert [(h.id, h.score) for h in lexical.hits] == [
+        (h.id, h.score) for h in loaded.lexical_search("black shoes", size=20).hits]
+    assert [h.id for h in knn.hits] == [h.id for h in loaded.knn_search(
+        "text_vector", _vec(42), k=7, filter={"term": {"brand": "Nike"}}).hits]
+
+
+def test_hybrid_query_refuses_fusions_the_server_cannot_run(loaded: Any) -> None:
+    with pytest.raises(QueryError, match="RRF"):
+        loaded.hybrid_search([loaded.lexical_query("shoes", None, None)] * 2, weights=[2, 1],
+                             combiner="rrf")
+
+
+def test_settings_reach_the_client() -> None:
+    url = os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200")
+    assert OpenSearchSettings.from_env().client_options()["hosts"] == [url]
+
+
+def hybrid_cli(*args: str, env: dict[str, str] | None = None) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "hybrid.cli.main", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_cli_indexes_searches_and_reindexes_on_opensearch(tmp_path: Any, os_locator: str
+                                                          ) -> None:
+    import json
+
+    catalog = tmp_path / "c.jsonl"
+    catalog.write_text("".join(json.dumps(d) + "\n" for d in [
+        {"id": "a1", "title": "Red running shoes", "brand": "Nike", "price": 50},
+        {"id": "a2", "title": "Blue cotton shirt", "brand": "Puma", "price": "cheap"},
+        {"id": "a3", "title": "Black running shoes", "brand": "Puma", "price": 70}]))
+    alias = os_locator.removeprefix("opensearch:")
+    env = {"HYBRID_ENGINE": "opensearch", "HYBRID_STATE_DIR": str(tmp_path / "state")}
+    res = hybrid_cli("--index", alias, "index", str(catalog), "--no-vectors", "--no-progress",
+                     env=env)
+    assert res.returncode == 0, res.stderr
+    assert "indexed 2 products" in res.stdout and "a2" in res.stdout  # the bad price, named
+    found = hybrid_cli("--index", alias, "search", "running shoes", "--filter", "brand=Puma",
+                       "--json", env=env)
+    assert [h["id"] for h in json.loads(found.stdout)["hits"]] == ["a3"]
+    moved = hybrid_cli("--index", alias, "reindex", env=env)
+    assert moved.returncode == 0 and f"to {alias}-v2" in moved.stdout, moved.stderr
+    stats = json.loads(hybrid_cli("--index", alias, "stats", "--json", env=env).stdout)
+    assert stats["documents"] == 2 and stats["index"] == [f"{alias}-v2"]
+    embedded = hybrid_cli("--index", str(tmp_path / "ix"), "--engine", "embedded", "reindex")
+    assert embedded.returncode == 2 and "OpenSearch" in embedded.stderr
