@@ -12,6 +12,7 @@ from typing import Any
 from hybrid.catalog.media import MediaRoots
 from hybrid.encoders.base import EncoderError
 from hybrid.encoders.registry import version_of
+from hybrid.engines import engine_state_dir
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, IMAGE, TEXT, Job, VectorSpec, plan, state_of
 from hybrid.ingest.tasks import encode_jobs, file_hash
 
@@ -30,7 +31,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     (default: the engine's index roots, hybrid.catalog.media)."""
     out: dict[str, list[Job]] = {}
     ids = [str(d["id"]) for d in docs]
-    media = media or MediaRoots.for_index(engine.path)
+    media = media or MediaRoots.for_index(engine_state_dir(engine))
     hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
     transcribing = audio is not None and available(audio.encoder)
@@ -59,7 +60,7 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
            ) -> dict[str, dict[str, Any]]:
     """Per field: counts of done / pending / failed / none, and some failure reasons."""
     docs = list(docs)
-    media = media or MediaRoots.for_index(engine.path)
+    media = media or MediaRoots.for_index(engine_state_dir(engine))
     hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
