@@ -6,6 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,26 +88,81 @@ def opensearch_client(opensearch_url: str) -> Any:
     return OpenSearch(opensearch_url, **options)
 
 
-@pytest.fixture
-def opensearch_index_name(opensearch_client: Any) -> Iterator[Callable[[], str]]:
-    """A factory of unique index names (`hybrid-test-<hex>`). After the test, every index
-    whose name starts with a handed-out name (versions behind an alias too) and every search
-    pipeline whose id does is deleted."""
+@contextmanager
+def _unique_names(client: Any) -> Iterator[Callable[[], str]]:
+    """Hands out unique index names (`hybrid-test-<hex>`); at the end, deletes every index
+    whose name starts with one (versions behind an alias too) and every search pipeline
+    whose id does."""
     names: list[str] = []
 
     def new_name() -> str:
         names.append(f"hybrid-test-{uuid.uuid4().hex[:12]}")
         return names[-1]
 
-    yield new_name
-    for name in names:
-        found = opensearch_client.indices.get(index=f"{name}*", ignore_unavailable=True,
-                                              allow_no_indices=True)
-        for index in found:  # by exact name: clusters may forbid wildcard deletes
-            opensearch_client.indices.delete(index=index, ignore_unavailable=True)
-        pipelines = opensearch_client.transport.perform_request(
-            "GET", "/_search/pipeline", params={"ignore": 404}) or {}
-        for pipeline in pipelines:
-            if isinstance(pipeline, str) and pipeline.startswith(name):
-                opensearch_client.transport.perform_request(
-                    "DELETE", f"/_search/pipeline/{pipeline}")
+    try:
+        yield new_name
+    finally:
+        for name in names:
+            found = client.indices.get(index=f"{name}*", ignore_unavailable=True,
+                                       allow_no_indices=True)
+            for index in found:  # by exact name: clusters may forbid wildcard deletes
+                client.indices.delete(index=index, ignore_unavailable=True)
+            pipelines = client.transport.perform_request(
+                "GET", "/_search/pipeline", params={"ignore": 404}) or {}
+            for pipeline in pipelines:
+                if isinstance(pipeline, str) and pipeline.startswith(name):
+                    client.transport.perform_request("DELETE", f"/_search/pipeline/{pipeline}")
+
+
+@pytest.fixture
+def opensearch_index_name(opensearch_client: Any) -> Iterator[Callable[[], str]]:
+    """A factory of unique index names, whose indices and pipelines are deleted after the
+    test."""
+    with _unique_names(opensearch_client) as new_name:
+        yield new_name
+
+
+@pytest.fixture(scope="module")
+def opensearch_module_index_name(opensearch_client: Any) -> Iterator[Callable[[], str]]:
+    """As opensearch_index_name, for indices a whole test module shares."""
+    with _unique_names(opensearch_client) as new_name:
+        yield new_name
+
+
+@pytest.fixture(scope="session")
+def os_settings(opensearch_url: str) -> Iterator[Any]:
+    """OpenSearchSettings of the `opensearch_url` node. OPENSEARCH_URL is set to it for the
+    session, so the processes tests start (CLI, API server, Celery workers) use it too."""
+    from hybrid.engines.opensearch import OpenSearchSettings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENSEARCH_URL", opensearch_url)
+        yield OpenSearchSettings.from_env()
+
+
+@pytest.fixture
+def os_index(os_settings: Any, opensearch_index_name: Callable[[], str]
+             ) -> Iterator[Callable[..., Any]]:
+    """A factory of OpenSearch engines on fresh, uniquely named indices (the conformance
+    suite's small schema unless `mapping` is given), dropped after the test."""
+    from engine_conformance import small_schema
+
+    from hybrid.engines.opensearch import OpenSearchEngine
+
+    made: list[Any] = []
+
+    def new(**kw: Any) -> Any:
+        kw.setdefault("mapping", small_schema())
+        made.append(OpenSearchEngine(opensearch_index_name(), settings=os_settings, **kw))
+        return made[-1]
+
+    yield new
+    for e in made:
+        e.close()  # the indices and pipelines go with opensearch_index_name
+
+
+@pytest.fixture
+def os_locator(os_settings: Any, opensearch_index_name: Callable[[], str]) -> str:
+    """The locator (`opensearch:<alias>`) of a fresh index that a test, or a process it
+    starts, creates; deleted after the test."""
+    return f"opensearch:{opensearch_index_name()}"

@@ -1,8 +1,8 @@
 """The search API on the OpenSearch engine: a representative part of tests/test_api.py
 run against `hybrid serve` on an OpenSearch index holding the same small catalog, and
 the check that fusing on the server (a hybrid query through a search pipeline) gives
-the planner's top 10 for the dev text queries. Needs OPENSEARCH_URL (skips, naming the
-URL, when the node cannot be reached)."""
+the planner's top 10 for the dev text queries. On the test node (conftest's
+opensearch_url: OPENSEARCH_URL, else the node under .cache/ started for the session)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,33 +36,39 @@ from test_api import (  # noqa: F401 - collected here too, on the OpenSearch ser
 from hybrid.testing.servers import ApiServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-pytest_plugins = ["os_fixtures"]  # os_settings
 
 
 @pytest.fixture(scope="module")
-def os_small_index(small_index: tuple[Path, Path, dict[str, str]], os_settings: Any
-                   ) -> Iterator[str]:
-    """The small catalog of tests/api_index.py in a fresh OpenSearch index, vectors and
-    all, made by the real `hybrid --engine opensearch index` command."""
-    from os_fixtures import drop, unique_alias
+def os_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """HYBRID_STATE_DIR of the module's OpenSearch index (media roots, fusion profiles)."""
+    return tmp_path_factory.mktemp("opensearch-state")
 
+
+@pytest.fixture(scope="module")
+def os_small_index(small_index: tuple[Path, Path, dict[str, str]], os_settings: Any,
+                   opensearch_module_index_name: Callable[[], str], shared_data: Path,
+                   os_state: Path) -> str:
+    """The small catalog of tests/api_index.py in a fresh OpenSearch index, vectors and
+    all, made by the real `hybrid --engine opensearch index` command (deleted after the
+    module)."""
     folder, _, env = small_index
-    alias = unique_alias()
+    alias = opensearch_module_index_name()
     res = subprocess.run(
         [sys.executable, "-m", "hybrid.cli.main", "--engine", "opensearch", "--index", alias,
          "index", str(folder / "products.jsonl"), "--field-map", str(FIELD_MAP),
-         "--no-progress"], cwd=REPO, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"},
+         "--no-progress"], cwd=REPO, env={**os.environ, **env, "HF_HUB_OFFLINE": "1",
+                                 "HYBRID_MEDIA_ROOTS": str(shared_data),  # the images
+                                 "HYBRID_STATE_DIR": str(os_state)},
         capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
-    yield f"opensearch:{alias}"
-    drop(os_settings, alias)
+    return f"opensearch:{alias}"
 
 
 @pytest.fixture(scope="module")
 def api(os_small_index: str, small_index: tuple[Path, Path, dict[str, str]],
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+        os_state: Path) -> Iterator[ApiServer]:
     _, _, env = small_index
-    state = tmp_path_factory.mktemp("opensearch-state")  # fusion profiles of this index
+    state = os_state
     server = ApiServer(os_small_index, state / "serve.log", api_key=KEY, env={  # type: ignore[arg-type]
         **env, "HYBRID_STATE_DIR": str(state), "HYBRID_MAX_CONTENT_LENGTH": "2000000",
         "HYBRID_MAX_IMAGE_BYTES": "1000000"})

@@ -10,7 +10,6 @@ from event_store_conformance import EventStoreConformance
 
 from hybrid.search.events_opensearch import OpenSearchEventStore
 
-pytest.importorskip("opensearchpy")
 pytestmark = pytest.mark.integration
 
 

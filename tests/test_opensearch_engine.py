@@ -1,7 +1,7 @@
 """The OpenSearch engine on a real OpenSearch node: the shared conformance suite, and what
 only it promises (versioned indices behind an alias, reindex, per-item bulk errors,
-_msearch, server-side fusion). Needs OPENSEARCH_URL (skips, naming the URL, when the
-node cannot be reached)."""
+_msearch, server-side fusion). On the test node (conftest's opensearch_url:
+OPENSEARCH_URL, else the node under .cache/ started for the session)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import numpy as np
 import pytest
 from engine_conformance import DIM, EngineConformance, _vec, corpus, small_schema
 
-pytest_plugins = ["os_fixtures"]  # os_settings, os_index
-
-pytest.importorskip("opensearchpy")
-from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings  # noqa: E402
-from hybrid.errors import QueryError, SchemaError  # noqa: E402
+from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings
+from hybrid.errors import QueryError, SchemaError
 
 pytestmark = pytest.mark.integration
 

@@ -10,16 +10,14 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import opensearch_spec as spec
 import pytest
 from engine_conformance import DIM, small_schema
 
-pytest.importorskip("opensearchpy")
-import opensearch_spec as spec  # noqa: E402
-
-from hybrid.engines import filters  # noqa: E402
-from hybrid.engines.opensearch import OpenSearchSettings, bulk, pipelines  # noqa: E402
-from hybrid.engines.opensearch import requests as rq  # noqa: E402
-from hybrid.errors import HybridError  # noqa: E402
+from hybrid.engines import filters
+from hybrid.engines.opensearch import OpenSearchSettings, bulk, pipelines
+from hybrid.engines.opensearch import requests as rq
+from hybrid.errors import HybridError
 
 pytestmark = [pytest.mark.unit,
               pytest.mark.skipif(not spec.available(),

@@ -4,7 +4,7 @@ A small catalog of real products (images from the shared catalog, spoken clips f
 dev set) plus a corrupt image and a silent clip goes in through `hybrid index` with
 REDIS_URL set; workers compute the vectors. Workers and Redis are killed with SIGKILL
 mid-way; every product still ends with its vectors, none written twice. Each test runs
-on the embedded engine and on OpenSearch (OPENSEARCH_URL; skipped when unreachable).
+on the embedded engine and on OpenSearch (the test node of conftest's opensearch_url).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from hybrid.engines import open_index
 from hybrid.testing.servers import CeleryWorker, RedisServer, ServerMissing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-pytest_plugins = ["os_fixtures"]  # os_settings
 HYBRID = Path(sys.executable).parent / "hybrid"
 FIELDS = ("text_vector", "image_vector", "audio_vector")
 

@@ -84,5 +84,12 @@ def state_dir(locator: str) -> Path:
     return Path(locator)
 
 
-__all__ = ["ENGINES", "Engine", "Hit", "ItemResult", "SearchResult", "index_exists",
-           "is_opensearch", "locate", "open_engine", "open_index", "state_dir"]
+def engine_state_dir(engine: Any) -> Path:
+    """state_dir of an open engine: an embedded engine's folder, an OpenSearch engine's
+    HYBRID_STATE_DIR/<alias>."""
+    path = getattr(engine, "path", None)
+    return Path(path) if path is not None else state_dir(OPENSEARCH_PREFIX + engine.alias)
+
+
+__all__ = ["ENGINES", "Engine", "Hit", "ItemResult", "SearchResult", "engine_state_dir",
+           "index_exists", "is_opensearch", "locate", "open_engine", "open_index", "state_dir"]

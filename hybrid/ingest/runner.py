@@ -12,6 +12,7 @@ from typing import Any
 from hybrid.catalog.media import MediaRoots
 from hybrid.encoders.base import EncoderError
 from hybrid.encoders.registry import version_of
+from hybrid.engines import engine_state_dir
 from hybrid.ingest.plan import (
     AUDIO,
     DEFAULT_SPECS,
@@ -40,7 +41,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
     (default: the engine's index roots, hybrid.catalog.media)."""
     out: dict[str, list[Job]] = {}
     ids = [str(d["id"]) for d in docs]
-    media = media or MediaRoots.for_index(engine.path)
+    media = media or MediaRoots.for_index(engine_state_dir(engine))
     hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     audio = next((s for s in DEFAULT_SPECS if s.modality == AUDIO), None)
     transcribing = audio is not None and available(audio.encoder)
@@ -48,7 +49,7 @@ def plan_all(engine: Any, docs: Sequence[Mapping[str, Any]],
         if spec.field not in engine.schema.vector_fields:
             continue  # an index made before the field existed
         try:
-            version = spec_version(spec, engine.path)
+            version = spec_version(spec, str(engine_state_dir(engine)))
         except EncoderError as e:
             warn(f"skipping {spec.field}: {e}")
             continue
@@ -71,14 +72,14 @@ def status(engine: Any, docs: Iterable[Mapping[str, Any]],
            ) -> dict[str, dict[str, Any]]:
     """Per field: counts of done / pending / failed / none, and some failure reasons."""
     docs = list(docs)
-    media = media or MediaRoots.for_index(engine.path)
+    media = media or MediaRoots.for_index(engine_state_dir(engine))
     hashed = functools.cache(lambda source: file_hash(source, media))  # both image fields
     out: dict[str, dict[str, Any]] = {}
     for spec in specs:
         if spec.field not in engine.schema.vector_fields:
             continue
         try:
-            version = spec_version(spec, engine.path)
+            version = spec_version(spec, str(engine_state_dir(engine)))
         except EncoderError as e:
             out[spec.field] = {"unavailable": str(e)}
             continue

@@ -26,6 +26,7 @@ import numpy as np
 from hybrid.catalog.media import MediaError, MediaRoots
 from hybrid.encoders.base import DecodeError, Encoder, base_pass
 from hybrid.encoders.registry import load_encoder, version_of
+from hybrid.engines import state_dir
 from hybrid.engines.base import SUPPLIED
 from hybrid.ingest.fused import encode_fused, fused_version, read_alpha
 from hybrid.ingest.plan import AUDIO, DEFAULT_SPECS, FUSED, IMAGE, TEXT, Job, VectorSpec
@@ -96,7 +97,7 @@ def encode_jobs(index: str, field: str, jobs: Sequence[Mapping[str, Any]],
     encoder = load_encoder(spec.encoder)
     source, project = base_pass(encoder)
     kept = _kept(source, todo) if spec.modality == IMAGE else {}
-    decode = decoder(spec.modality, MediaRoots.for_index(index))
+    decode = decoder(spec.modality, MediaRoots.for_index(state_dir(index)))
     inputs, ok, errors = [], [], {}
     for job in todo:
         if job.hash in kept:  # decoded and encoded by an earlier batch

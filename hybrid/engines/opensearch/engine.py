@@ -29,6 +29,11 @@ from hybrid.engines.schema import TEXT, IndexSchema
 from hybrid.errors import EngineError, NotFoundError, QueryError, SchemaError
 
 MAX_RESULT_WINDOW = 10_000  # index.max_result_window
+# k-NN asks the graph for this many more candidates than it returns, so that documents
+# tied at the k-th place are all among them and the tie goes to the smallest id (the
+# engine protocol's order), as on the embedded engine: exact while fewer than k + 10
+# documents tie there
+KNN_TIE_CANDIDATES = 10
 CONFLICT_ROUNDS = 5  # re-reads of a document another writer changed in between
 PAGE = 1000
 
@@ -431,6 +436,15 @@ class OpenSearchEngine:
 
     def lexical_query(self, text: str, fields: Mapping[str, float] | None,
                       filter: Mapping[str, Any] | None) -> dict[str, Any]:
+        if not isinstance(text, str):
+            raise QueryError(f"the query text must be a string, got {type(text).__name__}")
+        if fields is not None and not isinstance(fields, Mapping):
+            raise QueryError("fields must map field names to boosts")
+        for name, boost in (fields or {}).items():
+            if isinstance(boost, bool) or not isinstance(boost, int | float) \
+                    or not np.isfinite(boost) or boost < 0:
+                raise QueryError(f"the boost of {name!r} must be a finite number >= 0, "
+                                 f"got {boost!r}")
         fields = dict(fields) if fields else self.default_fields(text)
         for name in fields:
             f = self.schema.resolve(name)
@@ -450,11 +464,16 @@ class OpenSearchEngine:
                             filters.normalize_facets(facets, self.schema))
 
     def knn_body(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
-                 filter: Mapping[str, Any] | None = None, source: bool = True
+                 filter: Mapping[str, Any] | None = None, source: bool = True,
+                 candidates: int = 0
                  ) -> dict[str, Any]:
-        """The `_search` body of a knn_search (validated; no I/O)."""
-        return rq.search_body(self.knn_query(field, vector, k, filter), size=k, source=source,
-                              vector_fields=self.vector_names)
+        """The `_search` body of a k-NN sub-query (validated; no I/O): the graph's k
+        candidates, as the `hybrid` query's k-NN sub-query collects them (so the two fusion
+        paths agree); `candidates` widens the graph search (knn_search's exact ties)."""
+        self.knn_query(field, vector, k, filter)  # validates k before it is widened
+        wide = min(k + candidates, max(k, MAX_RESULT_WINDOW))
+        return rq.search_body(self.knn_query(field, vector, wide, filter), size=k,
+                              source=source, vector_fields=self.vector_names)
 
     def knn_query(self, field: str, vector: Sequence[float] | np.ndarray, k: int,
                   filter: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -473,8 +492,10 @@ class OpenSearchEngine:
                    ) -> SearchResult:
         if isinstance(k, int) and k == 0:
             return SearchResult([], 0)
-        resp = self._search(self.knn_body(field, vector, k=k, filter=filter, source=source))
-        return rq.read_hits(resp, self.vector_names)
+        resp = self._search(self.knn_body(field, vector, k=k, filter=filter, source=source,
+                                          candidates=KNN_TIE_CANDIDATES))
+        res = rq.read_hits(resp, self.vector_names)
+        return SearchResult(res.hits, len(res.hits))  # the hits, not the candidates
 
     def search_many(self, bodies: Sequence[Mapping[str, Any]]) -> list[SearchResult]:
         """Several `_search` bodies (from lexical_body / knn_body) in one `_msearch`
@@ -483,10 +504,13 @@ class OpenSearchEngine:
             return []
         resp = self.client.msearch(body=rq.msearch_lines(self.alias, bodies))
         out = []
-        for r in resp["responses"]:
+        for body, r in zip(bodies, resp["responses"], strict=True):
             if "error" in r:
                 raise EngineError(f"a sub-query failed: {r['error']}")
-            out.append(rq.read_hits(r, self.vector_names))
+            res = rq.read_hits(r, self.vector_names)
+            if "knn" in body.get("query", {}):  # the hits, not the candidates
+                res = SearchResult(res.hits, len(res.hits))
+            out.append(res)
         return out
 
     @staticmethod
