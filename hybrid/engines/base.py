@@ -24,8 +24,21 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from hybrid.engines.schema import IndexSchema
+from hybrid.errors import QueryError
 
 SUPPLIED = "supplied"  # the model of a vector that came with its document (bring your own)
+
+
+MAX_RESULT_WINDOW = 10_000  # OpenSearch's index.max_result_window: offset + size at most
+
+
+def check_window(size: int, offset: int) -> None:
+    """QueryError unless 0 <= size, offset and size + offset <= MAX_RESULT_WINDOW (the same
+    rule on every engine)."""
+    if not isinstance(size, int) or not isinstance(offset, int) or size < 0 or offset < 0:
+        raise QueryError("size and offset must be non-negative integers")
+    if size + offset > MAX_RESULT_WINDOW:
+        raise QueryError(f"offset + size must be at most {MAX_RESULT_WINDOW}")
 
 
 @dataclass

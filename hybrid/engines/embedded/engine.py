@@ -19,14 +19,19 @@ import numpy as np
 import tantivy
 
 from hybrid.engines import filters
-from hybrid.engines.base import SUPPLIED, Hit, ItemResult, SearchResult
+from hybrid.engines.base import (
+    SUPPLIED,
+    Hit,
+    ItemResult,
+    SearchResult,
+    check_window,
+)
 from hybrid.engines.embedded import analysis
 from hybrid.engines.embedded.lexical import LexicalIndex, doc_key, file_lock
 from hybrid.engines.embedded.vectors import VectorStore, score
 from hybrid.engines.schema import IndexSchema
 from hybrid.errors import NotFoundError, QueryError, SchemaError
 
-MAX_RESULT_WINDOW = 10_000  # OpenSearch's index.max_result_window
 EXACT_FILTER_LIMIT = 10_000  # filtered k-NN searches exactly when this few documents pass
 
 
@@ -182,7 +187,7 @@ class EmbeddedEngine:
                        filter: Mapping[str, Any] | None = None,
                        facets: Mapping[str, Any] | None = None,
                        size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
-        _check_window(size, offset)
+        check_window(size, offset)
         if not isinstance(text, str):
             raise QueryError(f"the query text must be a string, got {type(text).__name__}")
         flt = filters.normalize(filter, self.schema)
@@ -204,7 +209,7 @@ class EmbeddedEngine:
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
                    filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
         self._vector_field(field)
-        _check_window(k, 0)
+        check_window(k, 0)
         try:
             q = self.vectors.prepare(field, vector)
         except ValueError as e:
@@ -267,12 +272,6 @@ class EmbeddedEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _check_window(size: int, offset: int) -> None:
-    if not isinstance(size, int) or not isinstance(offset, int) or size < 0 or offset < 0:
-        raise QueryError("size and offset must be non-negative integers")
-    if size + offset > MAX_RESULT_WINDOW:
-        raise QueryError(f"offset + size must be at most {MAX_RESULT_WINDOW}")
 
 
 def _schema_for(path: Path, mapping: str | Path | IndexSchema | None) -> IndexSchema:

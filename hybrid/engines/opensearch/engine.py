@@ -20,7 +20,7 @@ from opensearchpy.exceptions import NotFoundError as OSNotFoundError
 from opensearchpy.exceptions import RequestError
 
 from hybrid.engines import filters
-from hybrid.engines.base import ItemResult, SearchResult
+from hybrid.engines.base import MAX_RESULT_WINDOW, ItemResult, SearchResult, check_window
 from hybrid.engines.embedded.analysis import CJK_TOKENIZER, has_cjk
 from hybrid.engines.opensearch import bulk, pipelines
 from hybrid.engines.opensearch import requests as rq
@@ -28,7 +28,6 @@ from hybrid.engines.opensearch.config import OpenSearchSettings
 from hybrid.engines.schema import TEXT, IndexSchema
 from hybrid.errors import EngineError, NotFoundError, QueryError, SchemaError
 
-MAX_RESULT_WINDOW = 10_000  # index.max_result_window
 # k-NN asks the graph for this many more candidates than it returns, so that documents
 # tied at the k-th place are all among them and the tie goes to the smallest id (the
 # engine protocol's order), as on the embedded engine: exact while fewer than k + 10
@@ -428,7 +427,7 @@ class OpenSearchEngine:
                      facets: Mapping[str, Any] | None = None, size: int = 10,
                      offset: int = 0, source: bool = True) -> dict[str, Any]:
         """The `_search` body of a lexical_search (validated; no I/O)."""
-        _check_window(size, offset)
+        check_window(size, offset)
         aggs = filters.normalize_facets(facets, self.schema)
         return rq.search_body(self.lexical_query(text, fields, filter), size=size,
                               offset=offset, source=source, vector_fields=self.vector_names,
@@ -478,7 +477,7 @@ class OpenSearchEngine:
     def knn_query(self, field: str, vector: Sequence[float] | np.ndarray, k: int,
                   filter: Mapping[str, Any] | None) -> dict[str, Any]:
         f = self._vector_field(field)
-        _check_window(k, 0)
+        check_window(k, 0)
         if k < 1:
             raise QueryError("k must be at least 1")
         try:
@@ -577,9 +576,3 @@ class OpenSearchEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _check_window(size: int, offset: int) -> None:
-    if not isinstance(size, int) or not isinstance(offset, int) or size < 0 or offset < 0:
-        raise QueryError("size and offset must be non-negative integers")
-    if size + offset > MAX_RESULT_WINDOW:
-        raise QueryError(f"offset + size must be at most {MAX_RESULT_WINDOW}")
