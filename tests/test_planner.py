@@ -280,3 +280,22 @@ def test_the_default_weights_a_photo_by_its_kind(schema: IndexSchema) -> None:
     assert w["image:image_vector"] == pytest.approx(0.9, abs=0.01)
     text = plan(parse_request({"q": "red dress"}, schema), default_profile(), schema)
     assert text.fusion_weights("red dress", ("text",), {}) == pytest.approx(text.weights)
+
+
+def test_the_photo_rule_leaves_other_signals_weights_alone(schema: IndexSchema) -> None:
+    """A profile saved from the default with its own text weights keeps them: the photo
+    rule names only image signals (it used to carry the default's text weights, so a
+    'weak' profile ranked exactly as the default)."""
+    from dataclasses import replace
+
+    base = default_profile()
+    own = replace(base, signals=tuple(replace(s, weight=0.05) if s.name == "bm25" else s
+                                      for s in base.signals))
+    text = plan(parse_request({"q": "red dress"}, schema), own, schema)
+    assert text.model is None and text.weights["bm25"] == 0.05  # settled: fused on a node
+    both = plan(parse_request({"q": "red dress"}, schema, image=True), own, schema)
+    assert both.model is not None
+    studio = {"image:image_vector": [("a", 0.97), ("b", 0.9)],
+              "image:image_text_vector": [("a", 0.8), ("b", 0.7)]}
+    w = both.fusion_weights("red dress", ("text", "image"), studio)
+    assert w["bm25"] == pytest.approx(0.05) and w["image:image_text_vector"] > 0.99

@@ -58,12 +58,28 @@ class WeightModel:
 
     def weights(self, base: Mapping[str, float], features: Mapping[str, float]
                 ) -> dict[str, float]:
+        """`base` re-weighted for a query with these features; a signal that no
+        candidate names keeps its base weight."""
         p = self.probabilities(features)
         out = {}
         for name, w in base.items():
+            if not any(name in c for c in self.candidates):
+                out[name] = w
+                continue
             mixed = sum(pk * c.get(name, 0.0) for pk, c in zip(p, self.candidates, strict=True))
             out[name] = (1 - self.blend) * w + self.blend * mixed
         return out
+
+    def settled(self, base: Mapping[str, float]) -> dict[str, float] | None:
+        """The weights `weights` gives `base` whatever the query, when the candidates agree
+        on every signal of `base` (the default's photo rule, for a query without a photo);
+        None when they depend on the query."""
+        named = [n for n in base if any(n in c for c in self.candidates)]
+        first = self.candidates[0]
+        if any(c.get(n, 0.0) != first.get(n, 0.0) for c in self.candidates for n in named):
+            return None
+        return {n: (1 - self.blend) * w + self.blend * first.get(n, 0.0) if n in named else w
+                for n, w in base.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": list(self.mean),

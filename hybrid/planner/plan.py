@@ -226,17 +226,15 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
 
 def _settled(subqueries: list[SubQuery], model: WeightModel | None
              ) -> tuple[list[SubQuery], WeightModel | None]:
-    """A query-dependent model whose candidates all agree on the signals that run (the
-    default's photo rule, for a text query) gives the same weights whatever the query:
-    those weights, and no model (so an engine can fuse the plan itself)."""
+    """A query-dependent model that gives the signals that run the same weights whatever
+    the query (the default's photo rule, for a query without a photo): those weights, and
+    no model, so that an engine can fuse the plan itself."""
     if model is None:
         return subqueries, None
-    names = [q.signal for q in subqueries]
-    first = model.candidates[0]
-    if any(c.get(n, 0.0) != first.get(n, 0.0) for c in model.candidates for n in names):
+    fixed = model.settled({q.signal: q.weight for q in subqueries})
+    if fixed is None:
         return subqueries, model
-    return [replace(q, weight=(1 - model.blend) * q.weight + model.blend * first.get(q.signal, 0.0))
-            for q in subqueries], None
+    return [replace(q, weight=fixed[q.signal]) for q in subqueries], None
 
 
 def _unreadable(s: Any, scripts: Mapping[str, float]) -> str | None:

@@ -260,12 +260,13 @@ def photo_rule() -> WeightModel:
     """The default profile's query-dependent weights for photos, as a fixed WeightModel:
     p(catalog photo) = sigmoid((top cosine - CATALOG_PHOTO_COSINE) / CATALOG_PHOTO_WIDTH),
     and the image weights are p * catalog-photo weights + (1 - p) * other-photo weights.
-    Text and audio weights are the same in both, so queries without a photo keep them."""
+    The candidates name only the image signals, so every other signal keeps the weight
+    the profile (or a request's inline weights) gives it."""
     kinds = list(PHOTO_WEIGHTS)
     return WeightModel(
         features=(CATALOG_PHOTO_FEATURE,), mean=(CATALOG_PHOTO_COSINE,),
         scale=(CATALOG_PHOTO_WIDTH,),
-        candidates=tuple(TEXT_WEIGHTS | PHOTO_WEIGHTS[k] for k in kinds),
+        candidates=tuple(PHOTO_WEIGHTS[k] for k in kinds),
         coef=((0.5,), (-0.5,)), intercept=(0.0, 0.0), blend=1.0)
 
 
