@@ -43,7 +43,10 @@ def server(small_index: tuple[Path, Path, dict[str, str]],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     folder, index, env = small_index
     own = tmp_path_factory.mktemp("inspector")
-    shutil.copytree(index, own / "index")  # judgments and products written here stay here
+    # judgments and products written here stay here; the experiments and events that
+    # other modules' servers left in the shared index do not come along
+    shutil.copytree(index, own / "index",
+                    ignore=shutil.ignore_patterns("experiments", "events.sqlite*"))
     srv = ApiServer(own / "index", own / "serve.log", api_key=KEY, workers=2,
                     env={**env, "HYBRID_VECTORS": '"off"'})
     srv.start()

@@ -90,7 +90,7 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
     assert imported.returncode == 0, imported.stderr
     assert f"indexed {len(rows):,} products" in imported.stdout
     assert "text_vector" in imported.stdout
-    found = _hybrid("search", "shirt", "--json", index=index)
+    found = _hybrid("search", "shirt", "--lexical", "--json", index=index)  # lexical at once
     hit = json.loads(found.stdout)["hits"][0]["source"]
     assert hit["attributes"]["specs_colour"] and hit["price"] > 10
     scrolled = _hybrid("import", "--from-index", source, "--url", opensearch_url,
@@ -99,7 +99,7 @@ def test_import_shadow_traffic_and_report_against_an_existing_index(
                        index=tmp_path / "scrolled")
     assert f"indexed {len(rows):,} products" in scrolled.stdout, scrolled.stderr
     both = [{h["id"]: h["source"] for h in json.loads(
-        _hybrid("search", "", "--size", "100", "--json", index=i).stdout)["hits"]}
+        _hybrid("search", "", "--lexical", "--size", "100", "--json", index=i).stdout)["hits"]}
         for i in (index, tmp_path / "scrolled")]
     assert both[0] == both[1] and len(both[0]) == len(rows)
 
