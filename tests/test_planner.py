@@ -11,6 +11,7 @@ import pytest
 from hybrid.engines.schema import IndexSchema
 from hybrid.errors import FilterError, NotFoundError, ProfileError, QueryError
 from hybrid.planner import Profile, SearchRequest, default_profile, parse_request, plan
+from hybrid.planner.profile import PHOTO_WEIGHTS
 from hybrid.search.profiles import ProfileStore
 
 pytestmark = pytest.mark.unit
@@ -270,14 +271,17 @@ def test_scripts_round_trip_and_are_checked() -> None:
 
 def test_the_default_weights_a_photo_by_its_kind(schema: IndexSchema) -> None:
     p = plan(parse_request({}, schema, image=True), default_profile(), schema)
-    studio = {"image:image_vector": [("a", 0.97), ("b", 0.9)],
-              "image:image_text_vector": [("a", 0.8), ("b", 0.7)]}
-    phone = {"image:image_vector": [("a", 0.7), ("b", 0.6)],
-             "image:image_text_vector": [("a", 0.7), ("b", 0.6)]}
+    # a studio shot: a near-duplicate in the catalog, a flat head of similar ones
+    studio = {"image:image_vector": [("a", 0.97), ("b", 0.96)],
+              "image:image_text_vector": [("a", 0.8), ("b", 0.75)]}
+    # a phone photo in a shop: nothing very close, a steep head
+    phone = {"image:image_vector": [("a", 0.75), ("b", 0.65)],
+             "image:image_text_vector": [("a", 0.8), ("b", 0.68)]}
     w = p.fusion_weights("", ("image",), studio)
     assert w["image:image_text_vector"] > 0.99 and w["image:image_vector"] < 0.01
     w = p.fusion_weights("", ("image",), phone)
-    assert w["image:image_vector"] == pytest.approx(0.9, abs=0.01)
+    assert w["image:image_vector"] == pytest.approx(
+        PHOTO_WEIGHTS["other photo"]["image:image_vector"], abs=0.01)
     text = plan(parse_request({"q": "red dress"}, schema), default_profile(), schema)
     assert text.fusion_weights("red dress", ("text",), {}) == pytest.approx(text.weights)
 
@@ -295,7 +299,7 @@ def test_the_photo_rule_leaves_other_signals_weights_alone(schema: IndexSchema) 
     assert text.model is None and text.weights["bm25"] == 0.05  # settled: fused on a node
     both = plan(parse_request({"q": "red dress"}, schema, image=True), own, schema)
     assert both.model is not None
-    studio = {"image:image_vector": [("a", 0.97), ("b", 0.9)],
-              "image:image_text_vector": [("a", 0.8), ("b", 0.7)]}
+    studio = {"image:image_vector": [("a", 0.97), ("b", 0.96)],
+              "image:image_text_vector": [("a", 0.8), ("b", 0.75)]}
     w = both.fusion_weights("red dress", ("text", "image"), studio)
     assert w["bm25"] == pytest.approx(0.05) and w["image:image_text_vector"] > 0.99

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from hybrid.errors import ProfileError
 from hybrid.planner.adaptive import Fallback, WeightModel
@@ -240,34 +240,55 @@ def _depth(v: Any) -> int:
     return v
 
 
-# The default's rule for photos (fixed, tuned on the dev photos only): when the nearest
-# catalog photo is very close in EfficientNet's space (cosine >= about 0.82), the query
-# looks like a catalog photo (a studio shot), and the aligned image signal, trained on
-# catalog photos, is the one to trust; a photo unlike every catalog photo (a phone
-# photo in a shop) is left to the raw image features. A logistic switch, 0.02 wide.
-CATALOG_PHOTO_FEATURE = "image:image_vector.top"
-CATALOG_PHOTO_COSINE = 0.82
-CATALOG_PHOTO_WIDTH = 0.02
+# The default's rule for photos (fixed, fitted on the dev photos only by
+# `benchmarks/photo_rule.py`, which prints these numbers): a logistic detector of catalog
+# photos (studio shots) over the photo's own results. A catalog photo has a very close
+# nearest neighbour in EfficientNet's space (`image:image_vector.top`) and a flat head of
+# near-duplicates in both image spaces (small `.margin`, (best - tenth) / best); a phone
+# photo taken in a shop has neither. Catalog photos go to the aligned image signal,
+# trained on catalog photos; any other photo to the raw image features.
+
+
+class PhotoDetector(NamedTuple):
+    """p(catalog photo) = sigmoid(coef . ((features - mean) / scale) + intercept)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]      # of the dev photos' features
+    scale: tuple[float, ...]     # their standard deviations
+    coef: tuple[float, ...]      # logit per standard deviation
+    intercept: float
+
+
+CATALOG_PHOTO = PhotoDetector(
+    features=("image:image_vector.top", "image:image_vector.margin",
+              "image:image_text_vector.margin"),
+    mean=(0.8552, 0.044, 0.0986), scale=(0.1108, 0.0362, 0.0433), coef=(16.41, -5.9, 0.85),
+    intercept=9.31)
 # Text weights: tuned on the dev text and spoken queries only, so that the fusion is at
 # least the best single signal on each (benchmarks/learned_fusion.py prints the check).
 TEXT_WEIGHTS = {"bm25": 0.4, "text:text_vector": 0.3, "text:image_text_vector": 0.3,
                 "audio:audio_vector": 0.2}
 PHOTO_WEIGHTS = {"catalog photo": {"image:image_vector": 0.0, "image:image_text_vector": 1.0},
-                 "other photo": {"image:image_vector": 0.9, "image:image_text_vector": 0.1}}
+                 "other photo": {"image:image_vector": 0.95, "image:image_text_vector": 0.05}}
 
 
 def photo_rule() -> WeightModel:
     """The default profile's query-dependent weights for photos, as a fixed WeightModel:
-    p(catalog photo) = sigmoid((top cosine - CATALOG_PHOTO_COSINE) / CATALOG_PHOTO_WIDTH),
+    p(catalog photo) = sigmoid(coef . standardised(features) + intercept) (CATALOG_PHOTO),
     and the image weights are p * catalog-photo weights + (1 - p) * other-photo weights.
     The candidates name only the image signals, so every other signal keeps the weight
     the profile (or a request's inline weights) gives it."""
-    kinds = list(PHOTO_WEIGHTS)
+    return detector_rule(CATALOG_PHOTO)
+
+
+def detector_rule(d: PhotoDetector) -> WeightModel:
+    """The photo weighting a detector gives (softmax over two candidates of +-logit/2)."""
+    half = tuple(c / 2 for c in d.coef)
     return WeightModel(
-        features=(CATALOG_PHOTO_FEATURE,), mean=(CATALOG_PHOTO_COSINE,),
-        scale=(CATALOG_PHOTO_WIDTH,),
-        candidates=tuple(PHOTO_WEIGHTS[k] for k in kinds),
-        coef=((0.5,), (-0.5,)), intercept=(0.0, 0.0), blend=1.0)
+        features=d.features, mean=d.mean, scale=d.scale,
+        candidates=(PHOTO_WEIGHTS["catalog photo"], PHOTO_WEIGHTS["other photo"]),
+        coef=(half, tuple(-c for c in half)),
+        intercept=(d.intercept / 2, -d.intercept / 2), blend=1.0)
 
 
 def default_profile() -> Profile:
