@@ -255,3 +255,24 @@ def test_learned_weights_fall_back_to_the_static_ones_for_unfamiliar_queries() -
     assert domain.trust(odd.features(SIGNALS)) == 0.0
     assert learn(base, {"t": collected}, {"t": qrels}, k=3, fallback=False
                  ).profile.fallback is None
+
+
+def test_one_feature_far_outside_training_is_enough_to_fall_back() -> None:
+    """The reported case: a profile learned on catalog photos kept most of its trust for
+    shop photos (fashion_image -> grocery_image lost 0.26 nDCG@10), because they differ
+    in a few of the photo's features only and a root mean square over all features
+    diluted that. Any one feature far out now withdraws the trust."""
+    from hybrid.planner.adaptive import Domain
+
+    rng = np.random.default_rng(0)
+    names = [f"f{i}" for i in range(20)]
+    train = [{n: float(v) for n, v in zip(names, row, strict=True)}
+             for row in rng.normal(0.9, 0.03, (200, len(names)))]
+    train = [f | {"constant": 1.0} for f in train]
+    from hybrid.learning.fit import fit_domain
+    domain = fit_domain(train)
+    assert np.mean([domain.trust(f) == 1.0 for f in train]) >= 0.85
+    shop = dict(train[0]) | {"f0": 0.7}  # one of 21 features 6-7 deviations out
+    assert domain.trust(shop) == 0.0
+    assert domain.trust(dict(train[0]) | {"constant": 0.0}) == 0.0  # a flag constant in training
+    assert Domain.from_dict(domain.to_dict()) == domain

@@ -328,7 +328,7 @@ def top_features(model: WeightModel, n: int = 8) -> list[str]:
 
 # -- how far a query is from the training queries ------------------------------------
 NEAR_QUANTILE = 0.9   # training queries within this quantile of distance: full trust
-FAR_FACTOR = 2.0      # no trust from this multiple of the near distance
+FAR_FACTOR = 1.5      # no trust from this multiple of the near distance
 
 
 def fit_domain(features: Sequence[Mapping[str, float]]) -> Domain:

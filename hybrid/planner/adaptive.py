@@ -108,11 +108,13 @@ def _bounded(logit: float) -> float:
 @dataclass(frozen=True)
 class Domain:
     """Where a learned weighting was fitted: the feature distribution of its training
-    queries. `distance` is the root mean square of a query's standardised features
-    (each feature's deviation from the training mean in training standard deviations,
+    queries. `distance` is the largest standardised deviation of a query's features
+    (a feature's deviation from the training mean in training standard deviations,
     with `scale` at least FLOOR so that a feature constant in training, such as
-    `has_audio`, counts a change as large). `trust` is 1 up to `near` (the distance
-    most training queries fall within) and falls linearly to 0 at `far`."""
+    `has_audio`, counts any change as very large): a query is unlike the training
+    queries when any one feature is far outside their range, however many others agree.
+    `trust` is 1 up to `near` (the distance most training queries fall within) and
+    falls linearly to 0 at `far`."""
 
     features: tuple[str, ...]
     mean: tuple[float, ...]
@@ -120,7 +122,7 @@ class Domain:
     near: float
     far: float
 
-    FLOOR = 0.1
+    FLOOR = 0.01
 
     def __post_init__(self) -> None:
         f = len(self.features)
@@ -132,9 +134,8 @@ class Domain:
     def distance(self, features: Mapping[str, float]) -> float:
         if not self.features:
             return 0.0
-        z = [((float(features.get(n, 0.0)) - m) / s) ** 2
-             for n, m, s in zip(self.features, self.mean, self.scale, strict=True)]
-        return math.sqrt(sum(z) / len(z))
+        return max(abs(float(features.get(n, 0.0)) - m) / s
+                   for n, m, s in zip(self.features, self.mean, self.scale, strict=True))
 
     def trust(self, features: Mapping[str, float]) -> float:
         d = self.distance(features)
