@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hybrid.engines import documents
+from hybrid.engines import documents, filters
 from hybrid.engines.base import Hit, SearchResult
 from hybrid.engines.schema import Field, IndexSchema
 
@@ -224,14 +224,9 @@ def read_facets(aggs: Mapping[str, Any], facets: Mapping[str, Any]) -> dict[str,
         if "terms" in spec:
             out[name] = [{"key": b["key"], "count": int(b["doc_count"])} for b in buckets]
             continue
-        out[name] = [{"key": range_key(r)} | dict(r) | {"count": int(b.get("doc_count", 0))}
+        out[name] = [{"key": filters.range_key(r)} | dict(r) | {"count": int(b.get("doc_count", 0))}
                      for r, b in zip(spec["range"]["ranges"], buckets, strict=False)]
     return out
-
-
-def range_key(r: Mapping[str, float]) -> str:
-    lo, hi = r.get("from"), r.get("to")
-    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
 
 
 def hybrid_body(queries: Sequence[Mapping[str, Any]], size: int, source: bool = False,
