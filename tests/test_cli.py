@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,6 +224,21 @@ def _cells(row: dict[str, object]) -> list[str]:
     return [str(row[c]) for c in COLUMNS]
 
 
+def _index_five_and_one_bad(tmp_path: Path, path: Path, rejected: str) -> dict[str, Any]:
+    """Index the catalog file `path` (the five good products and one with a bad price)
+    into tmp_path/ix; check the report names the `rejected` row and that the red shoes
+    are found. Returns the search's JSON."""
+    ix = tmp_path / "ix"
+    res = hybrid(ix, "index", str(path), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("indexed 5 products"), res.stdout
+    assert "rejected 1" in res.stdout and f"rejected {rejected}" in res.stdout
+    data: dict[str, Any] = json.loads(hybrid(ix, "search", "--lexical", "red shoes", "--filter",
+                                             "colour=Red", "--json").stdout)
+    assert data["hits"][0]["id"] == "p1"
+    return data
+
+
 def test_index_csv(tmp_path: Path) -> None:
     import csv
 
@@ -234,14 +250,7 @@ def test_index_csv(tmp_path: Path) -> None:
         w.writerow(["p9", "Odd price", "Acme", "X", "abc", "Red"])  # line 3: bad price
         for row in GOOD[1:]:
             w.writerow(_cells(row))
-    ix = tmp_path / "ix"
-    res = hybrid(ix, "index", str(path), "--no-progress")
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("indexed 5 products"), res.stdout
-    assert "rejected 1" in res.stdout and "rejected line 3 (id p9) price" in res.stdout
-    data = json.loads(hybrid(ix, "search", "--lexical", "red shoes", "--filter", "colour=Red",
-                             "--json").stdout)
-    assert data["hits"][0]["id"] == "p1"
+    data = _index_five_and_one_bad(tmp_path, path, "line 3 (id p9) price")
     assert data["hits"][0]["source"]["category"] == ["Footwear", "Shoes"]
     assert data["hits"][0]["source"]["price"] == 49.0
 
@@ -254,15 +263,8 @@ def test_index_parquet(tmp_path: Path) -> None:
     table = pa.table({c: [r[c] for r in rows] for c in COLUMNS})
     path = tmp_path / "catalog.parquet"
     pq.write_table(table, path)
-    ix = tmp_path / "ix"
-    res = hybrid(ix, "index", str(path), "--no-progress")
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("indexed 5 products"), res.stdout
-    assert "rejected 1" in res.stdout and "rejected line 6 (id p6) price" in res.stdout
-    data = json.loads(hybrid(ix, "search", "--lexical", "red shoes", "--filter", "colour=Red",
-                             "--json").stdout)
-    assert data["hits"][0]["id"] == "p1"
-    assert "5 documents" in hybrid(ix, "stats").stdout
+    _index_five_and_one_bad(tmp_path, path, "line 6 (id p6) price")
+    assert "5 documents" in hybrid(tmp_path / "ix", "stats").stdout
 
 
 # -- the shared catalog -----------------------------------------------------------------

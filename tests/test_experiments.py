@@ -223,6 +223,20 @@ def test_experiment_store_versions_every_change(tmp_path: Path) -> None:
     assert store.running() == [] and store.get("exp1") == stopped
 
 
+
+def test_experiment_store_refuses_bad_names_and_reports_damaged_versions(tmp_path: Path
+                                                                        ) -> None:
+    store = ExperimentStore(tmp_path)
+    with pytest.raises(ExperimentError, match="use letters, digits"):
+        store.get("../exp1")
+    store.create(ab())
+    assert not store.files.write("exp1", 1, {})  # a taken version is never overwritten
+    assert store.get("exp1").version == 1
+    (tmp_path / "exp1" / "v2.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ExperimentError, match="v2.json is not valid JSON"):
+        store.get("exp1")
+    assert store.all() == []  # damaged: left out of listings
+
 def test_simulated_sessions_are_ubi_events() -> None:
     rng = np.random.default_rng(0)
     events = session_events("q1", ["a", "b", "c"], {"a": 2}, rng, "pbm", user_id="u")

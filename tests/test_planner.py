@@ -167,6 +167,17 @@ def test_a_missing_version_of_a_known_profile_says_so(tmp_path: Path) -> None:
         store.get("default", 3)
 
 
+def test_a_profile_reference_names_the_latest_or_one_version(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path)
+    store.save(default_profile().with_weights({"bm25": 1.0}))
+    assert store.resolve("default").version == 2
+    assert store.resolve("default@1") == default_profile()
+    with pytest.raises(NotFoundError, match="'default' has no version 3"):
+        store.resolve("default@3")
+    with pytest.raises(ProfileError, match="use name or name@version"):
+        store.resolve("default@latest")
+
+
 @pytest.mark.parametrize("value, expected", [
     ("true", True), ("FALSE", False), ("1", True), ("0", False), ("on", True), ("", False),
     (True, True), (False, False)])

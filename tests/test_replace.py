@@ -14,7 +14,7 @@ import pytest
 
 from hybrid.catalog.source import field_types, flatten, propose, sample_types
 from hybrid.engines.schema import IndexSchema
-from hybrid.errors import ProfileError
+from hybrid.errors import HybridError, ProfileError
 from hybrid.evaluation.compare import compare, overlap_at, rbo
 from hybrid.evaluation.shadow_report import blocks, read_log, summarize, write
 from hybrid.planner.plan import SearchRequest, plan
@@ -198,6 +198,8 @@ def test_the_shadow_report_aggregates_the_log(tmp_path: Path) -> None:
     assert {p.name for p in md[1:]} == {"shadow-overlap.png", "shadow-latency.png"}
     html = write(report, tmp_path / "report.html")[0].read_text()
     assert html.count("data:image/png;base64") == 2
+    with pytest.raises(HybridError, match=r"\.md or \.html"):  # one CLI error line
+        write(report, tmp_path / "report.txt")
 
 
 @pytest.mark.integration

@@ -128,8 +128,7 @@ def _bucket(svc: Services, req: SearchRequest, unit: Unit) -> tuple[Experiment |
 
 
 def _profile(svc: Services, ref: str | None) -> Any:
-    name, _, version = (ref or svc.config["PROFILE"]).partition("@")
-    return svc.profiles.get(name, int(version) if version else None)
+    return svc.profiles.resolve(ref or svc.config["PROFILE"])
 
 
 def _interleaved(svc: Services, req: SearchRequest, exp: Experiment, unit: Unit, image: Any,

@@ -101,8 +101,7 @@ class Services:
             return self._shadow
 
     def _profile(self, ref: str) -> Any:
-        name, _, version = ref.partition("@")
-        return self.profiles.get(name, int(version) if version else None)
+        return self.profiles.resolve(ref)
 
     def refresh(self, force: bool = False) -> None:
         """See other processes' writes, at most once per REFRESH_INTERVAL (at once after

@@ -120,8 +120,7 @@ def evaluate_profiles(args: argparse.Namespace, open_existing: Any) -> dict[str,
     store = ProfileStore(state_dir(args.index) / "profiles")
     profiles: dict[str, Any] = {}
     for ref in args.profile or ["default"]:
-        name, _, version = ref.partition("@")
-        p = store.get(name, int(version) if version else None)
+        p = store.resolve(ref)
         profiles[f"{p.name}@{p.version}"] = p
     first = next(iter(profiles.values()))
     if args.signals:

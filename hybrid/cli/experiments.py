@@ -96,8 +96,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     profiles = ProfileStore(state_dir(args.index) / "profiles")
     for v in exp.variants:
-        name, _, version = v.profile.partition("@")
-        profiles.get(name, int(version) if version else None)
+        profiles.resolve(v.profile)
     saved = experiments.create(exp)
     print(f"experiment {saved.name} ({saved.kind}) running: "
           + ", ".join(f"{v.name}={v.profile}" for v in saved.variants))

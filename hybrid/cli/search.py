@@ -81,9 +81,8 @@ def _hybrid(args: argparse.Namespace, open_existing: Any, table: Any) -> int:
         if args.profile:
             data["profile"] = args.profile
         req = parse_request(data, schema, image=image is not None, audio=audio is not None)
-        name, _, version = (req.profile or "default").partition("@")
-        profile = ProfileStore(state_dir(args.index) / "profiles").get(
-            name, int(version) if version else None)
+        profile = ProfileStore(state_dir(args.index) / "profiles").resolve(
+            req.profile or "default")
         searcher = Searcher(engine)
         try:
             result = searcher.search(req, profile, image=image, audio=audio)

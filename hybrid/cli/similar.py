@@ -38,9 +38,7 @@ def cmd_similar(args: argparse.Namespace, open_existing: Any, table: Any) -> int
         req = parse_request({"filter": flt, "facets": facets, "size": args.size,
                              "page": args.page, "explain": args.explain,
                              "profile": args.profile}, engine.schema)
-        name, _, version = args.profile.partition("@")
-        profile = ProfileStore(state_dir(args.index) / "profiles").get(
-            name, int(version) if version else None)
+        profile = ProfileStore(state_dir(args.index) / "profiles").resolve(args.profile)
         searcher = Searcher(engine)
         try:
             res = similar(searcher, args.id, req, profile)

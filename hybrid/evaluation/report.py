@@ -15,7 +15,7 @@ import io
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from hybrid.errors import HybridError
 
 ALPHA = 0.05
 DAGGER = "†"
@@ -52,21 +54,30 @@ def write_report(result: Mapping[str, Any], path: str | Path) -> list[Path]:
     """Write the report to `path` (.md -> Markdown, .html -> HTML; anything else: raise
     ValueError naming the two). Returns every file written (the report and, for Markdown,
     its PNG plots)."""
+    return write_blocks(build(result), path, str(result["title"]), stale=PLOT_NAMES,
+                        error=ValueError)
+
+
+def write_blocks(blocks: list[Block], path: str | Path, title: str, *,
+                 stale: Sequence[str] = (), error: type[Exception] = HybridError
+                 ) -> list[Path]:
+    """Write rendered blocks to `path`: .html -> one self-contained HTML file titled
+    `title`; .md -> Markdown with its plots as PNGs in `<stem>-plots/` beside it (first
+    removing the plot files named in `stale`, left by an earlier report there). Another
+    suffix raises `error` naming the two. Returns every file written."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".md", ".html"):
-        raise ValueError(f"unknown report suffix {path.suffix!r}: use .md or .html")
-    blocks = build(result)
+    if path.suffix.lower() not in (".md", ".html"):
+        raise error(f"unknown report suffix {path.suffix!r}: use .md or .html")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".html":
-        path.write_text(to_html(blocks, str(result["title"])), encoding="utf-8")
+    if path.suffix.lower() == ".html":
+        path.write_text(to_html(blocks, title), encoding="utf-8")
         return [path]
     plots_dir = path.parent / f"{path.stem}-plots"
     plots = [b for b in blocks if isinstance(b, Plot)]
     written = [path]
     if plots:
         plots_dir.mkdir(exist_ok=True)
-    for name in PLOT_NAMES:  # drop plots left over from an earlier report at this path
+    for name in stale:
         (plots_dir / name).unlink(missing_ok=True)
     for plot in plots:
         (plots_dir / plot.name).write_bytes(plot.png)

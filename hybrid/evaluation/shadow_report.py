@@ -25,8 +25,7 @@ from hybrid.evaluation.report import (
     fmt,
     plain,
     png,
-    to_html,
-    to_markdown,
+    write_blocks,
 )
 
 PLOT_NAMES = ("shadow-overlap.png", "shadow-latency.png")
@@ -195,21 +194,4 @@ def latency_chart(summary: Mapping[str, Any]) -> Figure:
 
 def write(blocks_: list[Block], path: str | Path) -> list[Path]:
     """Markdown (plots beside it, in <stem>-plots/) or one HTML file; returns the files."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".md", ".html"):
-        raise HybridError(f"unknown report suffix {path.suffix!r}: use .md or .html")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".html":
-        path.write_text(to_html(blocks_, "shadow report"), encoding="utf-8")
-        return [path]
-    plots_dir = path.parent / f"{path.stem}-plots"
-    written = [path]
-    plots = [b for b in blocks_ if isinstance(b, Plot)]
-    if plots:
-        plots_dir.mkdir(exist_ok=True)
-    for plot in plots:
-        (plots_dir / plot.name).write_bytes(plot.png)
-        written.append(plots_dir / plot.name)
-    path.write_text(to_markdown(blocks_, plots_dir.name), encoding="utf-8")
-    return written
+    return write_blocks(blocks_, path, "shadow report")

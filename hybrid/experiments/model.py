@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hybrid.errors import QueryError
+from hybrid.planner.profile import valid_name
 
 AB, INTERLEAVING = "ab", "interleaving"
 KINDS = (AB, INTERLEAVING)
@@ -33,7 +34,6 @@ METHODS = (TEAM_DRAFT, PROBABILISTIC)
 RUNNING, STOPPED = "running", "stopped"
 GUARDRAILS = ("latency_p99_ms", "abandonment", "ctr_drop")
 MAX_SPLIT = 1e6
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]{1,64}(@[1-9][0-9]{0,8})?$")
 
 
@@ -102,7 +102,7 @@ class Experiment:
         if unknown:
             raise ExperimentError(f"unknown experiment key(s) {', '.join(sorted(unknown))}")
         name = d.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not valid_name(name):
             raise ExperimentError("'name': use 1 to 64 letters, digits, - and _")
         kind = d.get("kind", AB)
         if kind not in KINDS:
@@ -155,7 +155,7 @@ def _variant(v: Any, i: int) -> Variant:
     if unknown:
         raise ExperimentError(f"{where} has unknown key(s) {', '.join(sorted(unknown))}")
     name, profile = v.get("name"), v.get("profile")
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not valid_name(name):
         raise ExperimentError(f"{where}.name: use 1 to 64 letters, digits, - and _")
     if not isinstance(profile, str) or not _PROFILE.match(profile):
         raise ExperimentError(f"{where}.profile: a profile name, or name@version")

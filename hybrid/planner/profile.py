@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from hybrid.errors import ProfileError
 from hybrid.planner.adaptive import Fallback, WeightModel
@@ -220,7 +220,7 @@ class Profile:
                    fallback=Fallback.from_dict(d["fallback"]) if d.get("fallback") else None)
 
 
-def valid_name(name: Any) -> bool:
+def valid_name(name: Any) -> TypeGuard[str]:
     return (isinstance(name, str) and 0 < len(name) <= 64
             and all(c.isascii() and (c.isalnum() or c in "-_") for c in name))
 

@@ -16,7 +16,7 @@ import unicodedata
 
 import tantivy
 
-from hybrid.engines.schema import Analyzer
+from hybrid.engines.schema import Analyzer, IndexSchema
 from hybrid.errors import SchemaError
 
 # UAX#29 as Lucene applies it: each Han or Hiragana character is a token, a run of
@@ -79,6 +79,15 @@ _HAS_CJK = re.compile(f"[{_CJK_RANGES}]")
 
 def has_cjk(text: str) -> bool:
     return _HAS_CJK.search(width_fold(text)) is not None  # half-width katakana too
+
+
+def default_fields(schema: IndexSchema, text: str) -> dict[str, float]:
+    """The mapping's search fields (path -> boost) for `text`: the CJK-analysed ones only
+    when the text has CJK in it (both engines search this way)."""
+    cjk = has_cjk(text)
+    return {p: b for p, b in schema.search_fields.items()
+            if cjk or schema.analyzers[schema.fields[p].analyzer or "standard"]
+            .tokenizer != CJK_TOKENIZER}
 
 
 def _tokenizer(name: str) -> tantivy.Tokenizer:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import tantivy
 
-from hybrid.engines import filters
+from hybrid.engines import documents, filters
 from hybrid.engines.base import (
     SUPPLIED,
     Hit,
@@ -30,7 +30,7 @@ from hybrid.engines.embedded import analysis
 from hybrid.engines.embedded.lexical import LexicalIndex, doc_key, file_lock
 from hybrid.engines.embedded.vectors import VectorStore, score
 from hybrid.engines.schema import IndexSchema
-from hybrid.errors import NotFoundError, QueryError, SchemaError
+from hybrid.errors import QueryError, SchemaError
 
 EXACT_FILTER_LIMIT = 10_000  # filtered k-NN searches exactly when this few documents pass
 
@@ -50,52 +50,20 @@ class EmbeddedEngine:
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
         """Add or replace documents. Vectors a document carries are stored with the model
         "supplied": the ingest plan keeps them instead of computing its own."""
-        results: list[ItemResult] = []
-        latest: dict[str, int] = {}
-        accepted: list[tuple[Mapping[str, Any], list[tuple[str, np.ndarray]]]] = []
-        for doc in docs:
-            doc_id = doc.get("id") if isinstance(doc, Mapping) else None
-            try:
-                if not isinstance(doc_id, str) or not doc_id.strip():
-                    raise ValueError("a document needs a non-empty string 'id'")
-                vecs = self._vectors_of(doc.get("vectors") or {})
-            except ValueError as e:
-                results.append(ItemResult(doc_id if isinstance(doc_id, str) else None, False,
-                                          str(e)))
-                continue
-            if doc_id in latest:  # the last copy of an id in a batch wins
-                accepted[latest[doc_id]] = ({}, [])
-            latest[doc_id] = len(accepted)
-            accepted.append((doc, vecs))
-            results.append(ItemResult(doc_id, True))
-        live = [(d, v) for d, v in accepted if d]
-        if live:
-            self.lexical.write([d for d, _ in live])
-            rows = [(f, doc_key(str(d["id"])), str(d["id"]), v, None, SUPPLIED)
-                    for d, vs in live for f, v in vs]
+        results, latest = documents.accept(docs, self.schema, documents.prepare_vector)
+        if latest:
+            self.lexical.write([d for d, _ in latest.values()])
+            rows = [(f, doc_key(i), i, v, None, SUPPLIED)
+                    for i, (_, vs) in latest.items() for f, v in vs.items()]
             if rows:
                 self.vectors.write(rows)
         return results
 
-    def _vectors_of(self, given: Any) -> list[tuple[str, np.ndarray]]:
-        if not isinstance(given, Mapping):
-            raise ValueError("'vectors' must be an object of vector field -> list of numbers")
-        out = []
-        for name, vec in given.items():
-            if name not in self.vectors.fields:
-                raise ValueError(f"unknown vector field {name!r}; the mapping has "
-                                 f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
-            out.append((name, self.vectors.prepare(name, vec)))
-        return out
-
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
-        current = self.lexical.get(doc_id)
-        if current is None:
-            raise NotFoundError(f"no document with id {doc_id!r}")
-        merged = {**current, **{k: v for k, v in fields.items() if k not in ("id", "vectors")}}
-        self.lexical.write([merged])
+        self.lexical.write([documents.updated(doc_id, self.lexical.get(doc_id), fields)])
         if fields.get("vectors"):
-            for name, vec in self._vectors_of(fields["vectors"]):
+            vecs = documents.vectors_of(fields["vectors"], self.schema, documents.prepare_vector)
+            for name, vec in vecs.items():
                 self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, SUPPLIED)])
 
     def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray], *,
@@ -104,7 +72,7 @@ class EmbeddedEngine:
         """Write one vector field. `provenance` gives, per id, the content hash and encoder
         version of the vector; a vector already stored with the same provenance is not
         written again (its result has skipped=True)."""
-        self._vector_field(field)
+        f = documents.vector_field(self.schema, field)
         provenance = provenance or {}
         ids = list(vectors)
         existing = self.lexical.keys_among([doc_key(i) for i in ids])
@@ -116,7 +84,7 @@ class EmbeddedEngine:
                 continue
             try:
                 h, model = provenance.get(doc_id, (None, None))
-                rows.append((field, key, doc_id, self.vectors.prepare(field, vectors[doc_id]),
+                rows.append((field, key, doc_id, documents.prepare_vector(f, vectors[doc_id]),
                              h, model))
                 results.append(ItemResult(doc_id, True))
             except ValueError as e:
@@ -129,26 +97,21 @@ class EmbeddedEngine:
     def record_vector_errors(self, field: str, errors: Mapping[str, tuple[str | None, str]]
                              ) -> None:
         """Remember why documents' inputs could not be encoded: id -> (hash, reason)."""
-        self._vector_field(field)
+        documents.vector_field(self.schema, field)
         self.vectors.record_errors(field, [(doc_key(i), i, h, reason)
                                            for i, (h, reason) in errors.items()])
 
     def vector_info(self, field: str, ids: Sequence[str] | None = None
                     ) -> dict[str, dict[str, Any]]:
         """Per id: hash and model of the stored vector, or the error that stopped it."""
-        self._vector_field(field)
+        documents.vector_field(self.schema, field)
         return self.vectors.info(field, None if ids is None else [doc_key(i) for i in ids])
-
-    def _vector_field(self, field: str) -> None:
-        if field not in self.vectors.fields:
-            raise QueryError(f"unknown vector field {field!r}; the mapping has "
-                             f"{', '.join(sorted(self.vectors.fields)) or 'none'}")
 
     def get_vectors(self, ids: Sequence[str], fields: Sequence[str] | None = None
                     ) -> dict[str, dict[str, np.ndarray]]:
         wanted = list(self.vectors.fields) if fields is None else list(fields)
         for name in wanted:
-            self._vector_field(name)
+            documents.vector_field(self.schema, name)
         live = self.lexical.keys_among([doc_key(i) for i in ids])  # not of deleted documents
         return self.vectors.stored([k for k in (doc_key(i) for i in ids) if k in live], wanted)
 
@@ -178,10 +141,7 @@ class EmbeddedEngine:
 
     def default_fields(self, text: str) -> dict[str, float]:
         """The mapping's search fields; CJK-analysed ones only for text with CJK in it."""
-        cjk = analysis.has_cjk(text)
-        return {p: b for p, b in self.schema.search_fields.items()
-                if cjk or self.schema.analyzers[self.schema.fields[p].analyzer or "standard"]
-                .tokenizer != analysis.CJK_TOKENIZER}
+        return analysis.default_fields(self.schema, text)
 
     def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
                        filter: Mapping[str, Any] | None = None,
@@ -208,10 +168,10 @@ class EmbeddedEngine:
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
                    filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
-        self._vector_field(field)
+        f = documents.vector_field(self.schema, field)
         check_window(k, 0)
         try:
-            q = self.vectors.prepare(field, vector)
+            q = documents.prepare_vector(f, vector)
         except ValueError as e:
             raise QueryError(str(e)) from e
         flt = filters.normalize(filter, self.schema)

@@ -260,24 +260,6 @@ class VectorStore:
         with self._lock:
             return self.db.execute(sql, params).fetchall()
 
-    def prepare(self, field: str, vec: Sequence[float] | np.ndarray) -> np.ndarray:
-        """A float32 vector of the field's dimension, unit length on cosine fields."""
-        fv = self.fields[field]
-        try:
-            v = np.asarray(vec, dtype=np.float32).reshape(-1)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{field} must be a list of numbers") from e
-        if v.shape[0] != fv.dim:
-            raise ValueError(f"{field} needs {fv.dim} dimensions, got {v.shape[0]}")
-        if not np.all(np.isfinite(v)):
-            raise ValueError(f"{field} has a value that is not a finite number")
-        if fv.field.space == "cosinesimil":
-            n = float(np.linalg.norm(v))
-            if n == 0.0:
-                raise ValueError(f"{field} is a zero vector, which has no direction")
-            v = v / n
-        return v
-
     def write(self, rows: Iterable[Row], skip_unchanged: bool = False) -> set[int]:
         """Rows in one transaction. With skip_unchanged, a row whose stored vector has the
         same provenance (hash and model) is left alone, so a task that runs twice writes

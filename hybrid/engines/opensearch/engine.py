@@ -19,9 +19,9 @@ import numpy as np
 from opensearchpy.exceptions import NotFoundError as OSNotFoundError
 from opensearchpy.exceptions import RequestError
 
-from hybrid.engines import filters
+from hybrid.engines import documents, filters
 from hybrid.engines.base import MAX_RESULT_WINDOW, ItemResult, SearchResult, check_window
-from hybrid.engines.embedded.analysis import CJK_TOKENIZER, has_cjk
+from hybrid.engines.embedded import analysis
 from hybrid.engines.opensearch import bulk, pipelines
 from hybrid.engines.opensearch import requests as rq
 from hybrid.engines.opensearch.config import OpenSearchSettings
@@ -154,21 +154,7 @@ class OpenSearchEngine:
 
     # -- writing --------------------------------------------------------------------
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
-        results: list[ItemResult] = []
-        latest: dict[str, tuple[Mapping[str, Any], dict[str, list[float]]]] = {}
-        for doc in docs:
-            doc_id = doc.get("id") if isinstance(doc, Mapping) else None
-            try:
-                if not isinstance(doc_id, str) or not doc_id.strip():
-                    raise ValueError("a document needs a non-empty string 'id'")
-                vecs = self._vectors_of(doc.get("vectors") or {})
-            except ValueError as e:
-                results.append(ItemResult(doc_id if isinstance(doc_id, str) else None, False,
-                                          str(e)))
-                continue
-            latest.pop(doc_id, None)  # the last copy of an id in a batch wins
-            latest[doc_id] = (doc, vecs)
-            results.append(ItemResult(doc_id, True))
+        results, latest = documents.accept(docs, self.schema, rq.prepare_vector)
         errors = self._write_docs(latest)
         for r in results:
             if r.ok and r.id in errors:
@@ -210,25 +196,11 @@ class OpenSearchEngine:
             errors[doc_id] = "conflict: the document kept changing while it was written"
         return errors
 
-    def _vectors_of(self, given: Any) -> dict[str, list[float]]:
-        if not isinstance(given, Mapping):
-            raise ValueError("'vectors' must be an object of vector field -> list of numbers")
-        out = {}
-        fields = self.schema.vector_fields
-        for name, vec in given.items():
-            if name not in fields:
-                raise ValueError(f"unknown vector field {name!r}; the mapping has "
-                                 f"{', '.join(sorted(fields)) or 'none'}")
-            out[name] = rq.prepare_vector(fields[name], vec)
-        return out
-
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
-        current = self.get(doc_id)
-        if current is None:
-            raise NotFoundError(f"no document with id {doc_id!r}")
-        merged = {**current, **{k: v for k, v in fields.items() if k not in ("id", "vectors")}}
+        merged = documents.updated(doc_id, self.get(doc_id), fields)
         try:
-            vecs = self._vectors_of(fields.get("vectors") or {})
+            vecs = documents.vectors_of(fields.get("vectors") or {}, self.schema,
+                                        rq.prepare_vector)
         except ValueError as e:
             raise QueryError(str(e)) from e
         errors = self._write_docs({doc_id: (merged, vecs)})
@@ -243,7 +215,7 @@ class OpenSearchEngine:
         already stored with the same provenance (content hash, encoder version) is not
         written again: its result has skipped=True. Concurrent writers of one document
         are serialised by its sequence number, so a vector is never written twice."""
-        f = self._vector_field(field)
+        f = documents.vector_field(self.schema, field)
         provenance = provenance or {}
         results = {i: ItemResult(i, True) for i in vectors}
         prepared: dict[str, list[float]] = {}
@@ -291,7 +263,7 @@ class OpenSearchEngine:
                              ) -> None:
         """Remember why documents' inputs could not be encoded: id -> (hash, reason).
         Ids of documents that no longer exist are ignored."""
-        self._vector_field(field)
+        documents.vector_field(self.schema, field)
         actions: list[bulk.Action] = [({"update": {"_id": i, "retry_on_conflict": 5}},
                                        rq.error_update(field, h, reason))
                                       for i, (h, reason) in errors.items()]
@@ -305,7 +277,7 @@ class OpenSearchEngine:
                     ) -> dict[str, dict[str, Any]]:
         """Per id: hash, model and write count of the stored vector, or the error that
         stopped it."""
-        self._vector_field(field)
+        documents.vector_field(self.schema, field)
         include = [f"{rq.META}.{field}"]
         if ids is not None:
             sources = {i: d["_source"] for i, d in self._mget(list(ids), includes=include).items()}
@@ -318,13 +290,6 @@ class OpenSearchEngine:
             if info is not None:
                 out[doc_id] = info
         return out
-
-    def _vector_field(self, field: str) -> Any:
-        fields = self.schema.vector_fields
-        if field not in fields:
-            raise QueryError(f"unknown vector field {field!r}; the mapping has "
-                             f"{', '.join(sorted(fields)) or 'none'}")
-        return fields[field]
 
     def delete(self, ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(ids))
@@ -348,7 +313,7 @@ class OpenSearchEngine:
     def get_vectors(self, ids: Sequence[str], fields: Sequence[str] | None = None
                     ) -> dict[str, dict[str, np.ndarray]]:
         wanted = list(self.vector_names) if fields is None else list(fields)
-        spaces = {name: self._vector_field(name).space for name in wanted}
+        spaces = {name: documents.vector_field(self.schema, name).space for name in wanted}
         out: dict[str, dict[str, np.ndarray]] = {}
         if not wanted:
             return out
@@ -413,10 +378,7 @@ class OpenSearchEngine:
 
     def default_fields(self, text: str) -> dict[str, float]:
         """The mapping's search fields; CJK-analysed ones only for text with CJK in it."""
-        cjk = has_cjk(text)
-        return {p: b for p, b in self.schema.search_fields.items()
-                if cjk or self.schema.analyzers[self.schema.fields[p].analyzer or "standard"]
-                .tokenizer != CJK_TOKENIZER}
+        return analysis.default_fields(self.schema, text)
 
     def _filter_clause(self, filter: Mapping[str, Any] | None) -> dict[str, Any] | None:
         flt = filters.normalize(filter, self.schema)
@@ -476,7 +438,7 @@ class OpenSearchEngine:
 
     def knn_query(self, field: str, vector: Sequence[float] | np.ndarray, k: int,
                   filter: Mapping[str, Any] | None) -> dict[str, Any]:
-        f = self._vector_field(field)
+        f = documents.vector_field(self.schema, field)
         check_window(k, 0)
         if k < 1:
             raise QueryError("k must be at least 1")

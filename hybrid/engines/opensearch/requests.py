@@ -15,8 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
+from hybrid.engines import documents, filters
 from hybrid.engines.base import Hit, SearchResult
 from hybrid.engines.schema import Field, IndexSchema
 
@@ -67,22 +66,8 @@ def stored_mapping(mapping_response: Mapping[str, Any]) -> dict[str, Any] | None
 
 
 def prepare_vector(field: Field, vec: Any) -> list[float]:
-    """A vector of the field's dimension as a list of floats (unit length on cosine
-    fields, as the embedded engine stores it). ValueError says what is wrong."""
-    try:
-        v = np.asarray(vec, dtype=np.float32).reshape(-1)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{field.path} must be a list of numbers") from e
-    if v.shape[0] != field.dimension:
-        raise ValueError(f"{field.path} needs {field.dimension} dimensions, got {v.shape[0]}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{field.path} has a value that is not a finite number")
-    if field.space == "cosinesimil":
-        n = float(np.linalg.norm(v))
-        if n == 0.0:
-            raise ValueError(f"{field.path} is a zero vector, which has no direction")
-        v = v / n
-    out: list[float] = v.astype(float).tolist()
+    """`documents.prepare_vector` as a list of floats, as a request body carries it."""
+    out: list[float] = documents.prepare_vector(field, vec).astype(float).tolist()
     return out
 
 
@@ -239,14 +224,9 @@ def read_facets(aggs: Mapping[str, Any], facets: Mapping[str, Any]) -> dict[str,
         if "terms" in spec:
             out[name] = [{"key": b["key"], "count": int(b["doc_count"])} for b in buckets]
             continue
-        out[name] = [{"key": range_key(r)} | dict(r) | {"count": int(b.get("doc_count", 0))}
+        out[name] = [{"key": filters.range_key(r)} | dict(r) | {"count": int(b.get("doc_count", 0))}
                      for r, b in zip(spec["range"]["ranges"], buckets, strict=False)]
     return out
-
-
-def range_key(r: Mapping[str, float]) -> str:
-    lo, hi = r.get("from"), r.get("to")
-    return f"{'*' if lo is None else f'{lo:g}'}-{'*' if hi is None else f'{hi:g}'}"
 
 
 def hybrid_body(queries: Sequence[Mapping[str, Any]], size: int, source: bool = False,
