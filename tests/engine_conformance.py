@@ -131,6 +131,16 @@ class EngineConformance:
         with pytest.raises(NotFoundError):
             loaded.update("missing", {"title": "x"})
 
+    def test_an_update_with_a_bad_vector_changes_nothing(self, loaded: Any) -> None:
+        """A client's mistake (QueryError, a 4xx), found before any part is written:
+        the embedded engine used to write the title, then raise a bare ValueError."""
+        before = loaded.get("p003")
+        for vectors in ({"text_vector": [1.0, 2.0]}, {"nope": _vec(3)}, "not an object",
+                        {"text_vector": [float("nan")] * len(_vec(3))}):
+            with pytest.raises(QueryError):
+                loaded.update("p003", {"title": "changed title", "vectors": vectors})
+        assert loaded.get("p003") == before
+
     def test_delete(self, loaded: Any) -> None:
         assert loaded.delete(["p000", "p001", "missing"]) == 2
         assert loaded.count() == 58 and loaded.get("p000") is None

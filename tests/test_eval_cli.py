@@ -78,6 +78,20 @@ def test_eval_scores_profiles_and_signals_and_writes_a_report(
     assert list((tmp_path / "cache").glob("text-*.jsonl"))  # collected once, cached
 
 
+def test_a_report_with_a_wrong_suffix_is_refused_before_any_work(
+        small_index: tuple[Path, Path, dict[str, str]], tasks: Path, tmp_path: Path) -> None:
+    """The reported case: `--report out.txt` ran the whole evaluation, then ended in a
+    ValueError traceback. The same for the shadow report."""
+    _, index, env = small_index
+    for args in (["eval", "--data", str(tasks), "--cache", str(tmp_path / "cache")],
+                 ["shadow", "report", str(tmp_path / "no-log.jsonl")]):
+        res = hybrid(index, env, *args, "--report", str(tmp_path / "out.txt"))
+        assert res.returncode != 0 and "Traceback" not in res.stderr, res.stderr
+        assert res.stderr.strip().splitlines()[-1].startswith("hybrid: error:")
+        assert ".md or .html" in res.stderr
+        assert not (tmp_path / "cache").exists()  # nothing was collected
+
+
 def test_learn_saves_a_profile_the_api_can_use(
         small_index: tuple[Path, Path, dict[str, str]], tasks: Path, tmp_path: Path) -> None:
     _, index, env = small_index

@@ -15,6 +15,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+from hybrid.errors import InputError
 from hybrid.evaluation import report as report_module
 from hybrid.evaluation.report import (
     curve_chart,
@@ -195,7 +196,7 @@ def test_html_embeds_images_and_escapes_strings(tmp_path: Path) -> None:
 
 
 def test_unknown_suffix_raises(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"\.md.*\.html"):
+    with pytest.raises(InputError, match=r"\.md.*\.html"):
         write_report(make_result(), tmp_path / "eval.txt")
     assert list(tmp_path.iterdir()) == []
 

@@ -96,10 +96,12 @@ def _setup(args: argparse.Namespace, open_existing: Any, profiles: dict[str, Any
 
 
 def cmd_eval(args: argparse.Namespace, open_existing: Any) -> int:
+    if args.report:  # a wrong suffix is said now, not after the whole evaluation
+        from hybrid.evaluation.report import report_path, write_report
+
+        report_path(args.report)
     result = evaluate_profiles(args, open_existing)
     if args.report:
-        from hybrid.evaluation.report import write_report
-
         for path in write_report(result, args.report):
             print(f"wrote {path}", file=sys.stderr)
     if args.json:

@@ -113,7 +113,9 @@ def cmd_import(args: argparse.Namespace, ingest: Callable[..., int]) -> int:
 def cmd_shadow_report(args: argparse.Namespace, open_existing: Callable[..., Any]) -> int:
     from hybrid.engines import index_exists, state_dir
     from hybrid.evaluation import shadow_report
+    from hybrid.evaluation.report import report_path
 
+    report_path(args.report)  # a wrong suffix is said before any work
     log = args.log or state_dir(args.index) / "shadow" / "shadow.jsonl"
     summary = shadow_report.summarize(shadow_report.read_log(log), top=args.top)
     titles: dict[str, str] = {}

@@ -91,6 +91,16 @@ def accept(docs: Iterable[Any], schema: IndexSchema, prepare: Prepare[V]
     return results, latest
 
 
+def update_vectors(fields: Mapping[str, Any], schema: IndexSchema, prepare: Prepare[V]
+                   ) -> dict[str, V]:
+    """The prepared vectors of an `Engine.update`'s fields, checked before anything is
+    written; QueryError (a client's mistake) names what is wrong."""
+    try:
+        return vectors_of(fields.get("vectors") or {}, schema, prepare)
+    except ValueError as e:
+        raise QueryError(str(e)) from e
+
+
 def updated(doc_id: str, current: Mapping[str, Any] | None, fields: Mapping[str, Any]
             ) -> dict[str, Any]:
     """The stored document `current` with `fields` changed (never its "id", and not

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from hybrid.errors import HybridError
+from hybrid.errors import InputError
 
 ALPHA = 0.05
 DAGGER = "†"
@@ -52,22 +52,28 @@ Block = tuple[str, str] | Table | Plot  # (tag, text) with tag in h1, h2, p
 
 def write_report(result: Mapping[str, Any], path: str | Path) -> list[Path]:
     """Write the report to `path` (.md -> Markdown, .html -> HTML; anything else: raise
-    ValueError naming the two). Returns every file written (the report and, for Markdown,
-    its PNG plots)."""
-    return write_blocks(build(result), path, str(result["title"]), stale=PLOT_NAMES,
-                        error=ValueError)
+    InputError naming the two). Returns every file written (the report and, for
+    Markdown, its PNG plots)."""
+    return write_blocks(build(result), path, str(result["title"]), stale=PLOT_NAMES)
+
+
+def report_path(value: str | Path) -> Path:
+    """`value` as a report's path; InputError unless it ends in .md or .html. The CLI
+    checks it when it reads its arguments, before any evaluation runs."""
+    path = Path(value)
+    if path.suffix.lower() not in (".md", ".html"):
+        raise InputError(f"unknown report suffix {path.suffix!r} in {str(path)!r}: "
+                         "use .md or .html")
+    return path
 
 
 def write_blocks(blocks: list[Block], path: str | Path, title: str, *,
-                 stale: Sequence[str] = (), error: type[Exception] = HybridError
-                 ) -> list[Path]:
+                 stale: Sequence[str] = ()) -> list[Path]:
     """Write rendered blocks to `path`: .html -> one self-contained HTML file titled
     `title`; .md -> Markdown with its plots as PNGs in `<stem>-plots/` beside it (first
     removing the plot files named in `stale`, left by an earlier report there). Another
-    suffix raises `error` naming the two. Returns every file written."""
-    path = Path(path)
-    if path.suffix.lower() not in (".md", ".html"):
-        raise error(f"unknown report suffix {path.suffix!r}: use .md or .html")
+    suffix raises InputError naming the two. Returns every file written."""
+    path = report_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".html":
         path.write_text(to_html(blocks, title), encoding="utf-8")

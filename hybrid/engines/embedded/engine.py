@@ -60,11 +60,11 @@ class EmbeddedEngine:
         return results
 
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
-        self.lexical.write([documents.updated(doc_id, self.lexical.get(doc_id), fields)])
-        if fields.get("vectors"):
-            vecs = documents.vectors_of(fields["vectors"], self.schema, documents.prepare_vector)
-            for name, vec in vecs.items():
-                self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, SUPPLIED)])
+        merged = documents.updated(doc_id, self.lexical.get(doc_id), fields)
+        vecs = documents.update_vectors(fields, self.schema, documents.prepare_vector)
+        self.lexical.write([merged])  # only once every part is known to be valid
+        for name, vec in vecs.items():
+            self.vectors.write([(name, doc_key(doc_id), doc_id, vec, None, SUPPLIED)])
 
     def set_vectors(self, field: str, vectors: Mapping[str, Sequence[float] | np.ndarray], *,
                     provenance: Mapping[str, tuple[str, str]] | None = None

@@ -198,11 +198,7 @@ class OpenSearchEngine:
 
     def update(self, doc_id: str, fields: Mapping[str, Any]) -> None:
         merged = documents.updated(doc_id, self.get(doc_id), fields)
-        try:
-            vecs = documents.vectors_of(fields.get("vectors") or {}, self.schema,
-                                        rq.prepare_vector)
-        except ValueError as e:
-            raise QueryError(str(e)) from e
+        vecs = documents.update_vectors(fields, self.schema, rq.prepare_vector)
         errors = self._write_docs({doc_id: (merged, vecs)})
         self._refresh()
         if errors:
