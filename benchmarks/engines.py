@@ -13,16 +13,21 @@ mean, the planner's fusion code) and the page of 10 fetched:
 Both engines get the same queries, one at a time. Prints a JSON object, then a table.
 
     OPENSEARCH_URL=http://127.0.0.1:9200 .venv/bin/python benchmarks/engines.py --out engines.json
+    .venv/bin/python benchmarks/engines.py --node --heap 2g --docs 100000   # own node
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +39,22 @@ from engine import FIELDS, WEIGHTS, generate, product, timed  # noqa: E402
 from hybrid.planner.table import SignalTable  # noqa: E402
 
 DEPTH, PAGE, BATCH = 100, 10, 2000
+NODE_HEAP = "2g"
 NAMES = ["bm25", *FIELDS]
 
 
 def ingest(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """Every product, in batches, until searchable (OpenSearch: inside bulk_load, so
+    with refresh off and no replicas until the final refresh)."""
     start = time.perf_counter()
     refused = 0
-    for lo in range(0, d["n"], BATCH):
-        docs = [product(d, i) for i in range(lo, min(d["n"], lo + BATCH))]
-        for doc in docs:
-            doc["vectors"] = {f: v.tolist() for f, v in doc["vectors"].items()}
-        refused += sum(not r.ok for r in engine.add(docs))
-    engine.commit()
+    with engine.bulk_load() if hasattr(engine, "bulk_load") else nullcontext():
+        for lo in range(0, d["n"], BATCH):
+            docs = [product(d, i) for i in range(lo, min(d["n"], lo + BATCH))]
+            for doc in docs:
+                doc["vectors"] = {f: v.tolist() for f, v in doc["vectors"].items()}
+            refused += sum(not r.ok for r in engine.add(docs))
+        engine.commit()
     took = time.perf_counter() - start
     return {"seconds": round(took, 1), "products_per_s": round(d["n"] / took, 1),
             "refused": refused}
@@ -94,24 +103,34 @@ def bench(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--n", "--docs", type=int, default=100_000, help="products")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--engines", nargs="+", default=["embedded", "opensearch"])
+    ap.add_argument("--node", action="store_true",
+                    help="start the node assembled under .cache/ for the run (instead of "
+                         "OPENSEARCH_URL) and stop it at the end")
+    ap.add_argument("--heap", default=NODE_HEAP, help="the started node's JVM heap")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     d = generate(args.n, args.queries)
     result: dict[str, Any] = {"products": args.n, "queries": args.queries, "depth": DEPTH,
-                              "batch": BATCH, "date": time.strftime("%Y-%m-%d")}
-    with tempfile.TemporaryDirectory() as tmp:
+                              "batch": BATCH, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+                              "load_average_before": [round(x, 2) for x in os.getloadavg()]}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         for name in args.engines:
             if name == "embedded":
                 from hybrid.engines.embedded import EmbeddedEngine
 
                 engine: Any = EmbeddedEngine(Path(tmp) / "embedded")
             else:
-                from hybrid.engines.opensearch import OpenSearchEngine
+                from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings
 
-                engine = OpenSearchEngine(f"hybrid-bench-{uuid.uuid4().hex[:8]}")
+                settings = OpenSearchSettings.from_env()
+                if args.node:
+                    settings = replace(settings, url=stack.enter_context(node(args.heap)))
+                    result["node_heap"] = args.heap
+                engine = OpenSearchEngine(f"hybrid-bench-{uuid.uuid4().hex[:8]}",
+                                          settings=settings)
                 result["opensearch_url"] = engine.settings.url
             try:
                 result[name] = bench(engine, d)
@@ -119,11 +138,27 @@ def main() -> int:
                 if name == "opensearch":
                     engine.drop()
                 engine.close()
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
     if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
     return 0
+
+
+@contextmanager
+def node(heap: str) -> Iterator[str]:
+    """A node of hybrid.testing.opensearch_node with `heap` (e.g. "2g": 100,000 products
+    hold 2 x 100,000 384-d vectors, ~0.3 GB, that Lucene buffers on the heap while it
+    builds the HNSW graphs), stopped at the end; yields its URL."""
+    from hybrid.testing.opensearch_node import OpenSearchNode
+
+    started = OpenSearchNode(heap=heap)
+    started.start()
+    try:
+        yield started.url
+    finally:
+        started.stop()
 
 
 def table(r: dict[str, Any]) -> str:

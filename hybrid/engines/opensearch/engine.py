@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class OpenSearchEngine:
         self.alias = index
         self.policy = policy or bulk.BulkPolicy()
         self._pipelines: set[str] = set()
+        self._loading = False  # inside bulk_load: writes are not refreshed one by one
         wanted = mapping if isinstance(mapping, IndexSchema) else (
             IndexSchema.load(mapping) if mapping is not None else None)
         self.schema = self._open(wanted, create)
@@ -546,8 +548,36 @@ class OpenSearchEngine:
         return resp
 
     # -- upkeep ---------------------------------------------------------------------
+    @contextmanager
+    def bulk_load(self) -> Iterator[OpenSearchEngine]:
+        """A block of many writes (a first ingest, a benchmark): while it runs, the index
+        is not refreshed (`refresh_interval: -1`, and writes return without a refresh)
+        and has no replicas, so the node builds fewer, larger segments (and HNSW graphs)
+        and copies nothing. At the end, even on an error, the index's own settings are
+        put back and it is refreshed once. Searches during the block may miss its writes."""
+        if self._loading:  # nested: the outer block restores
+            yield self
+            return
+        names = self.versions() or [self.alias]
+        saved = {}
+        for name, entry in self.client.indices.get_settings(index=",".join(names)).items():
+            index = entry["settings"]["index"]
+            saved[name] = {"refresh_interval": index.get("refresh_interval"),
+                           "number_of_replicas": index.get("number_of_replicas")}
+        self.client.indices.put_settings(index=",".join(names), body={"index": {
+            "refresh_interval": "-1", "number_of_replicas": 0}})
+        self._loading = True
+        try:
+            yield self
+        finally:
+            self._loading = False
+            for name, settings in saved.items():  # None puts the cluster default back
+                self.client.indices.put_settings(index=name, body={"index": settings})
+            self.client.indices.refresh(index=self.alias)
+
     def _refresh(self) -> None:
-        self.client.indices.refresh(index=self.alias)
+        if not self._loading:
+            self.client.indices.refresh(index=self.alias)
 
     def refresh(self) -> None:
         """Writes are refreshed when they return; nothing to catch up on."""
