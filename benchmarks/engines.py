@@ -81,13 +81,17 @@ def planner_round(engine: Any, text: str, vecs: list[np.ndarray]) -> list[str]:
     return page
 
 
-def server_round(engine: Any, text: str, vecs: list[np.ndarray]) -> list[str]:
+def server_round(engine: Any, text: str, vecs: list[np.ndarray]) -> tuple[list[str], bool]:
+    """The page, and whether the node fused it (False: a sub-query had documents tied
+    across its cut, so the planner fused, as hybrid.search.Searcher does)."""
     queries = [engine.lexical_query(text, None, None)] + [
         engine.knn_query(f, v, DEPTH, None) for f, v in zip(FIELDS, vecs, strict=True)]
     res = engine.hybrid_search(queries, weights=list(WEIGHTS), size=DEPTH)
+    if res is None:
+        return planner_round(engine, text, vecs), False
     page = [h.id for h in res.hits[:PAGE]]
     engine.get_many(page)
-    return page
+    return page, True
 
 
 def bench(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +100,11 @@ def bench(engine: Any, d: dict[str, Any]) -> dict[str, Any]:
     planned, out["planner_round"] = timed(lambda it: planner_round(engine, *it), items)
     if hasattr(engine, "hybrid_search"):
         served, out["server_round"] = timed(lambda it: server_round(engine, *it), items)
-        same = [len(set(a) & set(b)) / PAGE for a, b in zip(planned, served, strict=True)]
+        same = [len(set(a) & set(b)) / PAGE
+                for a, (b, _) in zip(planned, served, strict=True)]
         out["server_round"]["top10_overlap_with_planner"] = round(float(np.mean(same)), 4)
+        out["server_round"]["fused_on_the_node"] = round(
+            float(np.mean([on_node for _, on_node in served])), 4)
     return out
 
 

@@ -130,6 +130,21 @@ def test_hybrid_query_refuses_fusions_the_server_cannot_run(loaded: Any) -> None
                              combiner="rrf")
 
 
+def test_hybrid_search_leaves_a_tie_across_the_cut_to_the_planner(os_index: Any) -> None:
+    e = os_index()
+    e.add([{"id": f"t{i}", "title": "same words", "vectors": {"text_vector": _vec(i)}}
+           for i in range(6)]
+          + [{"id": f"u{i}", "title": " ".join(["other"] * (i + 1)),
+              "vectors": {"text_vector": _vec(10 + i)}} for i in range(6)])
+    knn = e.knn_query("text_vector", _vec(0), 3, None)
+    # six equal BM25 scores, cut at 3: the node would keep others than the planner
+    assert e.hybrid_search([e.lexical_query("same", None, None), knn], weights=[1, 1],
+                           size=3, combiner="geometric_mean") is None
+    res = e.hybrid_search([e.lexical_query("other", None, None), knn], weights=[1, 1],
+                          size=3, combiner="geometric_mean")
+    assert res is not None and len(res.hits) >= 3
+
+
 def test_settings_reach_the_client() -> None:
     url = os.environ.get("OPENSEARCH_URL", "http://127.0.0.1:9200")
     assert OpenSearchSettings.from_env().client_options()["hosts"] == [url]

@@ -522,10 +522,19 @@ class OpenSearchEngine:
 
     def hybrid_search(self, queries: Sequence[Mapping[str, Any]], *, weights: Sequence[float],
                       normalizer: str = "min_max", combiner: str = "arithmetic_mean",
-                      rrf_k: int = 60, size: int = 100) -> SearchResult:
+                      rrf_k: int = 60, size: int = 100) -> SearchResult | None:
         """Fuse on the server: a `hybrid` query of `queries` (from lexical_query /
         knn_query, at most 5) through a search pipeline made for this fusion (created
-        once, named by its content). Ties are broken by id, as the planner does."""
+        once, named by its content). Ties are broken by id, as the planner does.
+
+        None when the fusion could differ from the planner's: when documents tie across
+        the cut at `size` in a sub-query other than k-NN, the node keeps those of lowest
+        Lucene doc id and the planner those of smallest product id, and a tied document
+        kept by one and not the other is fused differently (at the minimum, min_max's
+        0.001 crushes a geometric or harmonic mean, while a missing score is skipped).
+        A probe per such sub-query, in the same `_msearch` round trip, finds the ties;
+        fuse those searches on the client (search_many). k-NN sub-queries cannot differ:
+        both paths take the graph's own k candidates."""
         why = pipelines.why_not_server_side(normalizer, combiner, None, list(weights))
         if why:
             raise QueryError(f"this fusion cannot run on the server: {why}")
@@ -534,8 +543,15 @@ class OpenSearchEngine:
         if name not in self._pipelines:
             self.client.search_pipeline.put(id=name, body=body)
             self._pipelines.add(name)
-        resp = self._search(rq.hybrid_body(queries, size), search_pipeline=name)
-        res = rq.read_hits(resp, self.vector_names)
+        bodies = [rq.hybrid_body(queries, size, pipeline=name)]
+        bodies += [rq.cut_probe(q, size) for q in queries if "knn" not in q]
+        resp = self.client.msearch(body=rq.msearch_lines(self.alias, bodies))["responses"]
+        for r in resp:
+            if "error" in r:
+                raise QueryError(f"OpenSearch refused the query: {r['error']}")
+        if any(rq.tied_at_cut(r) for r in resp[1:]):
+            return None
+        res = rq.read_hits(resp[0], self.vector_names)
         res.hits.sort(key=lambda h: (-h.score, h.id))
         return res
 
