@@ -9,7 +9,9 @@ mean, the planner's fusion code) and the page of 10 fetched:
 - planner: the embedded engine runs the three sub-queries in turn; OpenSearch gets them
   in one `_msearch` round trip; the planner fuses on the client;
 - server: OpenSearch's `hybrid` query through a normalization-processor search
-  pipeline fuses on the node (the same fusion, checked by tests/test_api_opensearch.py).
+  pipeline fuses on the node (the same fusion, checked by tests/test_api_opensearch.py);
+  a search whose BM25 list ties across the cut is fused by the planner instead, after
+  the probe that found the tie (OpenSearchEngine.hybrid_search), as the searcher does.
 Both engines get the same queries, one at a time. Prints a JSON object, then a table.
 
     OPENSEARCH_URL=http://127.0.0.1:9200 .venv/bin/python benchmarks/engines.py --out engines.json
