@@ -143,6 +143,9 @@ def test_hybrid_search_leaves_a_tie_across_the_cut_to_the_planner(os_index: Any)
     res = e.hybrid_search([e.lexical_query("other", None, None), knn], weights=[1, 1],
                           size=3, combiner="geometric_mean")
     assert res is not None and len(res.hits) >= 3
+    # place 10,001 is past the result window: the probe cannot look, so the planner fuses
+    assert e.hybrid_search([e.lexical_query("other", None, None)], weights=[1],
+                           size=10_000) is None
 
 
 def test_settings_reach_the_client() -> None:

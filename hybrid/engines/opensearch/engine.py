@@ -534,7 +534,8 @@ class OpenSearchEngine:
         0.001 crushes a geometric or harmonic mean, while a missing score is skipped).
         A probe per such sub-query, in the same `_msearch` round trip, finds the ties;
         fuse those searches on the client (search_many). k-NN sub-queries cannot differ:
-        both paths take the graph's own k candidates."""
+        both paths take the graph's own k candidates. None too when the probe cannot
+        read place `size + 1` (past MAX_RESULT_WINDOW)."""
         why = pipelines.why_not_server_side(normalizer, combiner, None, list(weights))
         if why:
             raise QueryError(f"this fusion cannot run on the server: {why}")
@@ -543,8 +544,10 @@ class OpenSearchEngine:
         if name not in self._pipelines:
             self.client.search_pipeline.put(id=name, body=body)
             self._pipelines.add(name)
-        bodies = [rq.hybrid_body(queries, size, pipeline=name)]
-        bodies += [rq.cut_probe(q, size) for q in queries if "knn" not in q]
+        probes = [rq.cut_probe(q, size) for q in queries if "knn" not in q]
+        if probes and size + 1 > MAX_RESULT_WINDOW:
+            return None  # the probe cannot read past the result window
+        bodies = [rq.hybrid_body(queries, size, pipeline=name), *probes]
         resp = self.client.msearch(body=rq.msearch_lines(self.alias, bodies))["responses"]
         for r in resp:
             if "error" in r:
