@@ -70,6 +70,33 @@ def test_add_keeps_stored_vectors_that_a_document_does_not_bring(loaded: Any) ->
     assert loaded.knn_search("text_vector", _vec(1), k=1).hits[0].id == "p001"
 
 
+def test_bulk_load_defers_refresh_and_puts_the_settings_back(os_index: Any) -> None:
+    e = os_index()
+    index = e.versions()[0]
+
+    def settings() -> dict[str, Any]:
+        got: dict[str, Any] = e.client.indices.get_settings(index=index)[index]["settings"]
+        return got["index"]
+
+    before = settings()
+    with e.bulk_load():
+        inside = settings()
+        e.add(corpus()[:30])
+        with e.bulk_load():  # nested: the outer block restores
+            e.add(corpus()[30:])
+        assert e.count() == 0  # not refreshed yet
+        assert e.get("p001") is not None  # a get by id is real-time
+    assert (inside["refresh_interval"], inside["number_of_replicas"]) == ("-1", "0")
+    after = settings()
+    assert after.get("refresh_interval") == before.get("refresh_interval")
+    assert after["number_of_replicas"] == before["number_of_replicas"]
+    assert e.count() == 60
+    assert e.knn_search("text_vector", _vec(7), k=1).hits[0].id == "p007"
+    with pytest.raises(RuntimeError), e.bulk_load():
+        raise RuntimeError("a failed load")
+    assert settings().get("refresh_interval") == before.get("refresh_interval")
+
+
 def test_knn_filter_inside_the_clause_still_returns_k_hits(os_index: Any) -> None:
     e = os_index()
     rng = np.random.default_rng(0)
@@ -101,6 +128,24 @@ def test_hybrid_query_refuses_fusions_the_server_cannot_run(loaded: Any) -> None
     with pytest.raises(QueryError, match="RRF"):
         loaded.hybrid_search([loaded.lexical_query("shoes", None, None)] * 2, weights=[2, 1],
                              combiner="rrf")
+
+
+def test_hybrid_search_leaves_a_tie_across_the_cut_to_the_planner(os_index: Any) -> None:
+    e = os_index()
+    e.add([{"id": f"t{i}", "title": "same words", "vectors": {"text_vector": _vec(i)}}
+           for i in range(6)]
+          + [{"id": f"u{i}", "title": " ".join(["other"] * (i + 1)),
+              "vectors": {"text_vector": _vec(10 + i)}} for i in range(6)])
+    knn = e.knn_query("text_vector", _vec(0), 3, None)
+    # six equal BM25 scores, cut at 3: the node would keep others than the planner
+    assert e.hybrid_search([e.lexical_query("same", None, None), knn], weights=[1, 1],
+                           size=3, combiner="geometric_mean") is None
+    res = e.hybrid_search([e.lexical_query("other", None, None), knn], weights=[1, 1],
+                          size=3, combiner="geometric_mean")
+    assert res is not None and len(res.hits) >= 3
+    # place 10,001 is past the result window: the probe cannot look, so the planner fuses
+    assert e.hybrid_search([e.lexical_query("other", None, None)], weights=[1],
+                           size=10_000) is None
 
 
 def test_settings_reach_the_client() -> None:

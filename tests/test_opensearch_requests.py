@@ -138,6 +138,22 @@ def test_hybrid_query_is_valid_and_takes_at_most_five_subqueries() -> None:
     assert spec.schema_errors(body["query"], "_common.query_dsl", "QueryContainer") == []
     with pytest.raises(ValueError, match="1 to 5"):
         rq.hybrid_body(subs * 3, 100)
+    piped = rq.hybrid_body(subs, 100, pipeline="products-fusion-0123")
+    assert piped["search_pipeline"] == "products-fusion-0123"
+    probe = rq.cut_probe(subs[0], 100)
+    assert (probe["from"], probe["size"]) == (99, 2)
+    assert spec.errors(probe, "_core", "search") == []
+    assert spec.msearch_errors(rq.msearch_lines("products", [piped, probe])) == []
+
+
+def test_a_tie_across_the_cut_is_read_from_the_probe() -> None:
+    def answer(*scores: float) -> dict[str, Any]:
+        return {"hits": {"hits": [{"_id": str(i), "_score": s} for i, s in enumerate(scores)]}}
+
+    assert rq.tied_at_cut(answer(2.5, 2.5))
+    assert not rq.tied_at_cut(answer(2.5, 2.25))
+    assert not rq.tied_at_cut(answer(2.5))  # the list ends at the cut
+    assert not rq.tied_at_cut(answer())
 
 
 @pytest.mark.parametrize(("args", "fits"), [

@@ -418,12 +418,15 @@ class Searcher:
         return why is None
 
     def _run_on_server(self, the_plan: Plan, text: str, vectors: Mapping[str, np.ndarray]
-                       ) -> tuple[list[tuple[str, float]],
+                       ) -> tuple[list[tuple[str, float]] | None,
                                   tuple[dict[str, Any], dict[str, int], dict[str, float]]]:
         """One hybrid query: the engine normalises and combines (OpenSearch's search
         pipeline). Each sub-query collects the top `depth` documents, as the planner's do,
         and the fused top `depth` comes back (the planner ranks the whole union). Per-signal
-        lists stay empty: only the fused ranking comes back."""
+        lists stay empty: only the fused ranking comes back. When the engine cannot fuse
+        this search as the planner would (documents tied across a sub-query's cut, see
+        OpenSearchEngine.hybrid_search), the sub-queries run batched and the fused ranking
+        is None: the planner fuses them."""
         t = time.perf_counter()
         queries = [self.engine.knn_query(q.field, vectors[q.signal], q.depth, the_plan.filter)
                    if q.kind == KNN else
@@ -433,6 +436,8 @@ class Searcher:
             queries, weights=[q.weight for q in the_plan.subqueries],
             normalizer=the_plan.normalizer, combiner=the_plan.combiner, rrf_k=the_plan.rrf_k,
             size=the_plan.subqueries[0].depth)
+        if res is None:
+            return None, self._run_batched(list(the_plan.subqueries), the_plan, text, vectors)
         took = _ms(t)
         names = [q.signal for q in the_plan.subqueries]
         return ([(h.id, h.score) for h in res.hits],

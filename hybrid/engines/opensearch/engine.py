@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class OpenSearchEngine:
         self.alias = index
         self.policy = policy or bulk.BulkPolicy()
         self._pipelines: set[str] = set()
+        self._loading = False  # inside bulk_load: writes are not refreshed one by one
         wanted = mapping if isinstance(mapping, IndexSchema) else (
             IndexSchema.load(mapping) if mapping is not None else None)
         self.schema = self._open(wanted, create)
@@ -478,10 +480,20 @@ class OpenSearchEngine:
 
     def hybrid_search(self, queries: Sequence[Mapping[str, Any]], *, weights: Sequence[float],
                       normalizer: str = "min_max", combiner: str = "arithmetic_mean",
-                      rrf_k: int = 60, size: int = 100) -> SearchResult:
+                      rrf_k: int = 60, size: int = 100) -> SearchResult | None:
         """Fuse on the server: a `hybrid` query of `queries` (from lexical_query /
         knn_query, at most 5) through a search pipeline made for this fusion (created
-        once, named by its content). Ties are broken by id, as the planner does."""
+        once, named by its content). Ties are broken by id, as the planner does.
+
+        None when the fusion could differ from the planner's: when documents tie across
+        the cut at `size` in a sub-query other than k-NN, the node keeps those of lowest
+        Lucene doc id and the planner those of smallest product id, and a tied document
+        kept by one and not the other is fused differently (at the minimum, min_max's
+        0.001 crushes a geometric or harmonic mean, while a missing score is skipped).
+        A probe per such sub-query, in the same `_msearch` round trip, finds the ties;
+        fuse those searches on the client (search_many). k-NN sub-queries cannot differ:
+        both paths take the graph's own k candidates. None too when the probe cannot
+        read place `size + 1` (past MAX_RESULT_WINDOW)."""
         why = pipelines.why_not_server_side(normalizer, combiner, None, list(weights))
         if why:
             raise QueryError(f"this fusion cannot run on the server: {why}")
@@ -490,8 +502,17 @@ class OpenSearchEngine:
         if name not in self._pipelines:
             self.client.search_pipeline.put(id=name, body=body)
             self._pipelines.add(name)
-        resp = self._search(rq.hybrid_body(queries, size), search_pipeline=name)
-        res = rq.read_hits(resp, self.vector_names)
+        probes = [rq.cut_probe(q, size) for q in queries if "knn" not in q]
+        if probes and size + 1 > MAX_RESULT_WINDOW:
+            return None  # the probe cannot read past the result window
+        bodies = [rq.hybrid_body(queries, size, pipeline=name), *probes]
+        resp = self.client.msearch(body=rq.msearch_lines(self.alias, bodies))["responses"]
+        for r in resp:
+            if "error" in r:
+                raise QueryError(f"OpenSearch refused the query: {r['error']}")
+        if any(rq.tied_at_cut(r) for r in resp[1:]):
+            return None
+        res = rq.read_hits(resp[0], self.vector_names)
         res.hits.sort(key=lambda h: (-h.score, h.id))
         return res
 
@@ -504,8 +525,36 @@ class OpenSearchEngine:
         return resp
 
     # -- upkeep ---------------------------------------------------------------------
+    @contextmanager
+    def bulk_load(self) -> Iterator[OpenSearchEngine]:
+        """A block of many writes (a first ingest, a benchmark): while it runs, the index
+        is not refreshed (`refresh_interval: -1`, and writes return without a refresh)
+        and has no replicas, so the node builds fewer, larger segments (and HNSW graphs)
+        and copies nothing. At the end, even on an error, the index's own settings are
+        put back and it is refreshed once. Searches during the block may miss its writes."""
+        if self._loading:  # nested: the outer block restores
+            yield self
+            return
+        names = self.versions() or [self.alias]
+        saved = {}
+        for name, entry in self.client.indices.get_settings(index=",".join(names)).items():
+            index = entry["settings"]["index"]
+            saved[name] = {"refresh_interval": index.get("refresh_interval"),
+                           "number_of_replicas": index.get("number_of_replicas")}
+        self.client.indices.put_settings(index=",".join(names), body={"index": {
+            "refresh_interval": "-1", "number_of_replicas": 0}})
+        self._loading = True
+        try:
+            yield self
+        finally:
+            self._loading = False
+            for name, settings in saved.items():  # None puts the cluster default back
+                self.client.indices.put_settings(index=name, body={"index": settings})
+            self.client.indices.refresh(index=self.alias)
+
     def _refresh(self) -> None:
-        self.client.indices.refresh(index=self.alias)
+        if not self._loading:
+            self.client.indices.refresh(index=self.alias)
 
     def refresh(self) -> None:
         """Writes are refreshed when they return; nothing to catch up on."""

@@ -230,15 +230,32 @@ def read_facets(aggs: Mapping[str, Any], facets: Mapping[str, Any]) -> dict[str,
 
 
 def hybrid_body(queries: Sequence[Mapping[str, Any]], size: int, source: bool = False,
-                vector_fields: Sequence[str] = ()) -> dict[str, Any]:
+                vector_fields: Sequence[str] = (), pipeline: str | None = None
+                ) -> dict[str, Any]:
     """A `hybrid` query of the sub-queries (at most 5), each returning up to `size`
-    documents; the search pipeline normalises and combines their scores."""
+    documents; the search pipeline (`pipeline`, in the body so that it also works in
+    `_msearch`) normalises and combines their scores."""
     if not 1 <= len(queries) <= 5:
         raise ValueError(f"a hybrid query takes 1 to 5 sub-queries, got {len(queries)}")
     body: dict[str, Any] = {"query": {"hybrid": {"queries": [dict(q) for q in queries]}},
                             "size": size}
     body["_source"] = {"excludes": source_excludes(vector_fields)} if source else False
+    if pipeline is not None:
+        body["search_pipeline"] = pipeline
     return body
+
+
+def cut_probe(query: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    """A `_search` body that reads the scores at places `depth` and `depth + 1` of a
+    sub-query (by score only, no sources): equal scores there are a tie at the cut."""
+    return {"query": dict(query), "from": depth - 1, "size": 2, "track_total_hits": False,
+            "_source": False}
+
+
+def tied_at_cut(response: Mapping[str, Any]) -> bool:
+    """Whether a cut_probe's answer shows documents tied across the cut."""
+    hits = response.get("hits", {}).get("hits", [])
+    return len(hits) == 2 and hits[0].get("_score") == hits[1].get("_score")
 
 
 def alias_actions(alias: str, new: str, old: Sequence[str]) -> dict[str, Any]:
