@@ -1,4 +1,4 @@
-"""The `hybrid` command: index a catalog, search it, show index statistics.
+"""The hybrid command: index a catalog, search it, serve the API, evaluate and learn fusion.
 
 A thin shell: it reads arguments, calls the catalog loaders and the engine, and prints.
 Errors are one line on stderr and exit status 2 (bad input) or 1 (anything else).
