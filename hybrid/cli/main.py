@@ -127,6 +127,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
+    # a missing or unreadable catalog or field map fails here, before --fresh deletes anything
+    mapping = FieldMapping.load(args.field_map) if args.field_map else None
+    report = LoadReport()
+    catalog = read_catalog(args.catalog, mapping, report, args.format)
     index = Path(args.index)
     if args.fresh and args.opensearch:
         from hybrid.engines import index_exists
@@ -138,9 +142,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not (index / "mapping.json").exists() and any(index.iterdir()):
             raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
         shutil.rmtree(index)
-    mapping = FieldMapping.load(args.field_map) if args.field_map else None
-    report = LoadReport()
-    return ingest(args, *read_catalog(args.catalog, mapping, report, args.format))
+    return ingest(args, *catalog)
 
 
 def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
