@@ -126,6 +126,13 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
     bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
                  str(tmp_path / "missing.jsonl"), "--cache", str(tmp_path / "c"))
     assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: cannot read click")
+    empty = tmp_path / "empty.jsonl"  # an export made before any click was logged
+    empty.write_text("")
+    bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
+                 str(empty), "--cache", str(tmp_path / "c"))
+    assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: "), bad.stderr
+    assert "holds no click events (0 events)" in bad.stderr
+    assert len(bad.stderr.splitlines()) == 1, bad.stderr  # failed before any search
 
 
 def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, str]],
