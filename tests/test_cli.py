@@ -222,6 +222,19 @@ def test_fresh_keeps_the_index_when_the_catalog_cannot_be_read(index: Path, cata
         assert json.loads(res.stdout)["documents"] == 5, args
 
 
+def test_a_closed_pipe_is_no_traceback(index: Path) -> None:
+    """`hybrid search --json | head` closes the pipe early: the CLI ends quietly."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HYBRID_INDEX", "REDIS_URL")}
+    proc = subprocess.Popen([str(HYBRID), "--index", str(index), "search", "--lexical", "shoes",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # no reader left: every write gets EPIPE
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""
+
+
 def test_filter_on_id(index: Path) -> None:
     res = hybrid(index, "search", "--lexical", "", "--filter", "id=p3", "--json")
     assert res.returncode == 0, res.stderr

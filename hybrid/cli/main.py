@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hybrid: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (hybrid search --json | head): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe ended
 
 
 def _parser() -> argparse.ArgumentParser:
