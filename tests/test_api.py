@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hybrid.testing.servers import ApiServer
 
@@ -368,7 +369,9 @@ def test_ops_endpoints(api: Any) -> None:
     ready = requests.get(f"{api.url}/readyz", timeout=10).json()
     search(api, q="shirt")  # at least one POST /search, whichever tests ran before
     assert ready["documents"] >= 170
-    metrics = requests.get(f"{api.url}/metrics", timeout=10).text
+    answer = requests.get(f"{api.url}/metrics", timeout=10)
+    assert answer.headers["Content-Type"] == CONTENT_TYPE_LATEST  # its charset once
+    metrics = answer.text
     assert re.search(r'hybrid_http_requests_total\{endpoint="/search",method="POST",'
                      r'status="200"\} [1-9]', metrics)
     assert "hybrid_search_phase_seconds_bucket" in metrics

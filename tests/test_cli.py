@@ -209,6 +209,33 @@ def test_unknown_catalog_format(tmp_path: Path) -> None:
     one_error_line(hybrid(tmp_path / "ix", "index", str(path)))
 
 
+def test_fresh_keeps_the_index_when_the_catalog_cannot_be_read(index: Path, catalog: Path,
+                                                                tmp_path: Path) -> None:
+    """--fresh deletes the index only once the new catalog and field map are readable:
+    a mistyped path or a file of an unknown format must not cost the index."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a catalog")
+    for args in ([str(tmp_path / "nope.jsonl")], [str(notes)],
+                 [str(catalog), "--field-map", str(tmp_path / "nope.json")]):
+        one_error_line(hybrid(index, "index", *args, "--fresh"))
+        res = hybrid(index, "stats", "--json")
+        assert res.returncode == 0, (args, res.stderr)
+        assert json.loads(res.stdout)["documents"] == 5, args
+
+
+def test_a_closed_pipe_is_no_traceback(index: Path) -> None:
+    """`hybrid search --json | head` closes the pipe early: the CLI ends quietly."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HYBRID_INDEX", "REDIS_URL")}
+    proc = subprocess.Popen([str(HYBRID), "--index", str(index), "search", "--lexical", "shoes",
+                             "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # no reader left: every write gets EPIPE
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert stderr == ""
+
+
 def test_filter_on_id(index: Path) -> None:
     res = hybrid(index, "search", "--lexical", "", "--filter", "id=p3", "--json")
     assert res.returncode == 0, res.stderr
@@ -412,7 +439,9 @@ def test_spoken_search_is_transcribed(small_index: tuple[Path, Path, dict[str, s
     assert res.returncode == 0, res.stderr
     heard = next(ln for ln in res.stdout.splitlines() if ln.startswith("heard: "))
     assert set(clip["transcript"].split()) & set(heard.lower().replace("'", " ").split())
+    # the small catalog has no audio: the reason must not promise that 'hybrid encode' helps
     assert "skipped audio:audio_vector: no audio_vector vectors" in res.stdout
+    assert "no product has their input ('hybrid status' tells which)" in res.stdout
 
 
 @pytest.mark.slow

@@ -140,6 +140,31 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
     bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
                  str(tmp_path / "missing.jsonl"), "--cache", str(tmp_path / "c"))
     assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: cannot read click")
+    empty = tmp_path / "empty.jsonl"  # an export made before any click was logged
+    empty.write_text("")
+    bad = hybrid(index, env, "learn", "--data", str(tasks), "--task", "text", "--clicks",
+                 str(empty), "--cache", str(tmp_path / "c"))
+    assert bad.returncode == 2 and bad.stderr.startswith("hybrid: error: "), bad.stderr
+    assert "holds no click events (0 events)" in bad.stderr
+    assert len(bad.stderr.splitlines()) == 1, bad.stderr  # failed before any search
+
+
+def test_a_task_no_signal_can_answer_is_named(small_index: tuple[Path, Path, dict[str, str]],
+                                              tasks: Path, tmp_path: Path) -> None:
+    """On an index without image vectors, photo queries cannot be answered: eval stops
+    with one line naming the task and the query, not only the planner's reason."""
+    folder, _, env = small_index
+    lexical = tmp_path / "lexical"
+    res = hybrid(lexical, env, "index", str(folder / "products.jsonl"), "--no-vectors",
+                 "--no-progress")
+    assert res.returncode == 0, res.stderr
+    res = hybrid(lexical, env, "eval", "--data", str(tasks), "--task", "image",
+                 "--cache", str(tmp_path / "c"))
+    assert res.returncode == 2, res.stderr
+    error = res.stderr.strip().splitlines()[-1]
+    assert re.match(r"hybrid: error: task image, query i\S+: no signal of profile 'default'",
+                    error), res.stderr
+    assert "(--task chooses the tasks to run)" in error
 
 
 def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, str]],

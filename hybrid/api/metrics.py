@@ -50,7 +50,9 @@ def exposition() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = DEFAULT_REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: werkzeug adds a charset to a text/* mimetype, and
+    # CONTENT_TYPE_LATEST already has one (the header would name it twice)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def register(app: Flask) -> None:

@@ -181,13 +181,20 @@ def cmd_learn(args: argparse.Namespace, open_existing: Any) -> int:
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
+    """The UBI events of a JSON-lines file; HybridError when it cannot be read or holds no
+    click, checked before the minutes of searching that learning starts with."""
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                  if line.strip()]
     except OSError as e:
         raise HybridError(f"cannot read click events {path}: {e.strerror or e}") from e
     except json.JSONDecodeError as e:
         raise HybridError(f"cannot read click events {path}: not JSON lines ({e})") from e
+    if not any(isinstance(e, dict) and e.get("action_name") == "click" for e in events):
+        raise HybridError(f"{path} holds no click events ({len(events)} events); learning from "
+                          "clicks needs searches with clicks, as 'hybrid events export' "
+                          "writes them once the API has logged some")
+    return events
 
 
 def click_labels(events: list[dict[str, Any]], tasks: list[Any]

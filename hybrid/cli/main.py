@@ -1,4 +1,4 @@
-"""The `hybrid` command: index a catalog, search it, show index statistics.
+"""The hybrid command: index a catalog, search it, serve the API, evaluate and learn fusion.
 
 A thin shell: it reads arguments, calls the catalog loaders and the engine, and prints.
 Errors are one line on stderr and exit status 2 (bad input) or 1 (anything else).
@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hybrid: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (hybrid search --json | head): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush
+        return 141  # 128 + SIGPIPE, as a shell reports a command its pipe ended
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,6 +130,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
+    # a missing or unreadable catalog or field map fails here, before --fresh deletes anything
+    mapping = FieldMapping.load(args.field_map) if args.field_map else None
+    report = LoadReport()
+    catalog = read_catalog(args.catalog, mapping, report, args.format)
     index = Path(args.index)
     if args.fresh and args.opensearch:
         from hybrid.engines import index_exists
@@ -138,9 +145,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         if not (index / "mapping.json").exists() and any(index.iterdir()):
             raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
         shutil.rmtree(index)
-    mapping = FieldMapping.load(args.field_map) if args.field_map else None
-    report = LoadReport()
-    return ingest(args, *read_catalog(args.catalog, mapping, report, args.format))
+    return ingest(args, *catalog)
 
 
 def read_catalog(path: Path, mapping: Any, report: Any, format: str | None

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from hybrid.errors import QueryError
 from hybrid.evaluation.judgments import QuerySet
 from hybrid.evaluation.offline import QueryResults
 from hybrid.planner.plan import SearchRequest
@@ -53,7 +54,11 @@ def collect(searcher: Any, qs: QuerySet, profile: Profile, *, cache_dir: Path | 
     queries = qs.judged()
     out: dict[str, QueryResults] = {}
     for n, q in enumerate(queries, 1):
-        out[q.qid] = one(searcher, q, base).without(q.exclude)
+        try:
+            out[q.qid] = one(searcher, q, base).without(q.exclude)
+        except QueryError as e:  # e.g. photo queries on an index without image vectors
+            raise QueryError(f"task {qs.name}, query {q.qid}: {e} (--task chooses the tasks "
+                             "to run)") from e
         if progress:
             progress(n, len(queries))
     if path is not None:

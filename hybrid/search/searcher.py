@@ -113,7 +113,8 @@ class Searcher:
             if s.kind != KNN or s.field is None or s.encoder is None:
                 continue
             if counts.get(s.field, 0) == 0:
-                out[s.name] = f"no {s.field} vectors in the index yet (hybrid encode fills them)"
+                out[s.name] = (f"no {s.field} vectors in the index: none computed yet, or no "
+                               "product has their input ('hybrid status' tells which)")
                 continue
             if s.encoder.startswith(STORED):  # the caller supplies its query vector
                 continue
