@@ -237,6 +237,9 @@ def test_profiles_by_name_and_version(api: Any) -> None:
      "limit of 2000000 bytes"),
     ({"files": {"audio": ("a.wav", wav(31, 3000), "audio/wav")}}, 413, "limit is 30 s"),
     ({"files": {"audio": ("a.wav", wav(1), "audio/wav")}}, 400, "silent"),
+    # not audio: 415 as for an image, and no decoder's errno text ("[Errno 1094995529]")
+    ({"files": {"audio": ("a.mp3", b"\x00" * 5000, "audio/mpeg")}}, 415,
+     "audio: not audio in a format that can be read"),
     # found by fuzzing: a part name werkzeug cannot parse, and facets that are a number
     ({"data": b'--B\r\nContent-Disposition: form-data; name="\x7f\\"\r\n\r\nx\r\n--B--\r\n',
       "headers": {"Content-Type": "multipart/form-data; boundary=B"}}, 400, "cannot be read"),

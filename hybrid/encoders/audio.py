@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -26,6 +27,13 @@ from typing import Any
 import numpy as np
 
 from hybrid.encoders.base import DecodeError, EncoderError, TooLongError, device, normalize
+
+log = logging.getLogger(__name__)
+
+
+class UnreadableAudioError(DecodeError):
+    """Bytes that no audio decoder recognises (not an audio file, or an unknown format)."""
+
 
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 60.0
@@ -137,8 +145,9 @@ def _read_with_av(data: bytes, label: str, max_seconds: float) -> np.ndarray:
     except DecodeError:
         raise
     except Exception as e:  # PyAV raises many kinds (InvalidDataError, ValueError, ...)
-        raise DecodeError(f"{label}: cannot decode audio: not a readable audio file "
-                          f"({type(e).__name__}: {e})") from e
+        log.debug("PyAV could not decode %s: %r", label, e)  # its errno text helps no user
+        raise UnreadableAudioError(f"{label}: not audio in a format that can be read "
+                                   "(WAV, MP3, OGG, FLAC, M4A, WebM, ...)") from e
     return np.asarray(samples, dtype=np.float32)
 
 

@@ -74,9 +74,12 @@ def decode_audio(data: bytes, limits: Limits, label: str = "audio") -> np.ndarra
     """16 kHz mono float32 samples from uploaded bytes (WAV, or anything PyAV reads)."""
     if len(data) > limits.audio_bytes:
         raise TooLargeError(f"{label} is {len(data)} bytes; the limit is {limits.audio_bytes}")
-    from hybrid.encoders.audio import load_audio
+    from hybrid.encoders.audio import UnreadableAudioError, load_audio
 
-    return load_audio(data, max_seconds=limits.audio_seconds)
+    try:
+        return load_audio(data, max_seconds=limits.audio_seconds, label=label)
+    except UnreadableAudioError as e:  # as an image in no known format: 415
+        raise UnsupportedMediaError(str(e)) from e
 
 
 def from_base64(text: Any, what: str) -> bytes:
