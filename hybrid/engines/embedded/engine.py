@@ -282,6 +282,10 @@ class EmbeddedEngine:
                       if isinstance(b := bodies[i], KnnRequest))
         found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         wanted = len(queue)
+        if knn:  # here: the worker's every wait for the GIL may stall this thread
+            head = self.vectors.head()
+            for name in {b.field for b in bodies if isinstance(b, KnnRequest)}:
+                self.vectors.fields[name].refresh(head)
 
         def drain() -> None:
             while True:
@@ -289,15 +293,15 @@ class EmbeddedEngine:
                     i, b = queue.popleft()
                 except IndexError:
                     return
-                found[i] = self._knn_candidates(b)
+                found[i] = self._knn_candidates(b, refreshed=True)
 
         worker = self._worker().submit(drain) if queue else None
         out: dict[int, SearchResult] = {}
         try:
             for i in here:
                 b = bodies[i]
-                out[i] = (self._knn_hits(b, *self._knn_candidates(b)) if isinstance(
-                    b, KnnRequest) else self._lexical(b))
+                out[i] = (self._knn_hits(b, *self._knn_candidates(b, refreshed=True))
+                          if isinstance(b, KnnRequest) else self._lexical(b))
             drain()
         finally:  # wait for the search the worker is on, if any (an error here too)
             if worker is not None and not worker.cancel() and len(found) < wanted:
@@ -315,12 +319,15 @@ class EmbeddedEngine:
             self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="knn")
         return self._pool
 
-    def _knn_candidates(self, r: KnnRequest) -> tuple[np.ndarray, np.ndarray]:
+    def _knn_candidates(self, r: KnnRequest, refreshed: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """Keys and similarities of the k best vectors passing the filter, best first,
-        with every vector tying with the k-th."""
+        with every vector tying with the k-th (`refreshed`: the field has caught up
+        with the writers already)."""
         k, q, flt = r.k, r.vector, r.filter
         fv = self.vectors.fields[r.field]
-        fv.refresh(self.vectors.head())
+        if not refreshed:
+            fv.refresh(self.vectors.head())
         if flt is None:
             return fv.approximate(q, k)
         fq = self.lexical.filter_query(flt)
