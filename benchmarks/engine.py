@@ -312,8 +312,9 @@ def alternate(rounds: dict[str, Any], queries: int, runs: int) -> dict:
     """Each round (name -> query number -> page) timed on every query in turn, `runs`
     times over all queries: per run each round's p50 and p99, and LanceDB's p50 over
     ours; the median and spread of each over the runs. The order of the rounds rotates
-    from query to query, so each follows each other equally often: LanceDB's threads
-    keep a core busy for a while after its query, which slows whatever runs next."""
+    from query to query, so each follows each other equally often: whatever ran right
+    after LanceDB's query was slower in trials (its threads burn no CPU after a query;
+    the cache it fills is the likely cause)."""
     items, names = list(range(queries)), list(rounds)
     for j in items[:WARMUP]:
         for fn in rounds.values():
