@@ -22,7 +22,6 @@ import resource
 import shutil
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +171,7 @@ def disk_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def bench_engine(d: dict, path: Path, pool: ThreadPoolExecutor
-                 ) -> tuple[dict, dict[str, Any], Any]:
+def bench_engine(d: dict, path: Path) -> tuple[dict, dict[str, Any], Any]:
     """Build and measure the embedded engine; returns the results, the hybrid rounds
     (query number -> fused page; overlapped and one after another) and the engine's
     close."""
@@ -228,18 +226,20 @@ def bench_engine(d: dict, path: Path, pool: ThreadPoolExecutor
         return [(docs[i], s) for i, s in top if i in docs]
 
     def round_(j: int) -> list[tuple[dict, float]]:
-        """As the searcher runs a plan: the k-NN sub-queries in threads (faiss releases
-        the GIL), BM25 beside them; min-max + weighted mean over a SignalTable; then the
-        page's documents."""
-        futures = [pool.submit(knn, f, j) for f in FIELDS]
-        results = {"bm25": lexical(j)}
-        return page(results | {f: fu.result() for f, fu in zip(FIELDS, futures, strict=True)})
+        """As the searcher runs a plan whose query vectors are at hand: the sub-queries
+        in one search_many (the k-NN candidate searches in a worker thread, faiss
+        releasing the GIL, beside BM25 in this one, tantivy releasing it too); min-max +
+        weighted mean over a SignalTable; then the page's documents."""
+        found = e.search_many([e.lexical_body(d["qtext"][j], size=100, source=False)] + [
+            e.knn_body(f, d["qvecs"][f][j], k=100, source=False) for f in FIELDS])
+        return page({name: [(h.id, h.score) for h in r.hits]
+                     for name, r in zip(["bm25", *FIELDS], found, strict=True)})
 
     def one_after_another(j: int) -> list[tuple[dict, float]]:
         return page({"bm25": lexical(j)} | {f: knn(f, j) for f in FIELDS})
     res["hybrid"] = {"shape": "lexical(100) + knn text_vector(100) + knn image_text_vector(100)"
-                              ", ids only, k-NN in 2 threads beside BM25; min-max fused; "
-                              "top 10 documents fetched"}
+                              ", ids only, in one search_many (k-NN candidates in a worker "
+                              "thread beside BM25); min-max fused; top 10 documents fetched"}
     lists = [{"bm25": lexical(j)} | {f: knn(f, j) for f in FIELDS}
              for j in range(len(d["qtext"]))]
     fused = [SignalTable.from_lists(r, ["bm25", *FIELDS]).ranking(
@@ -311,8 +311,11 @@ def bench_lancedb(d: dict, path: Path) -> tuple[dict, Any]:
 def alternate(rounds: dict[str, Any], queries: int, runs: int) -> dict:
     """Each round (name -> query number -> page) timed on every query in turn, `runs`
     times over all queries: per run each round's p50 and p99, and LanceDB's p50 over
-    ours; the median and spread of each over the runs."""
-    items = list(range(queries))
+    ours; the median and spread of each over the runs. The order of the rounds rotates
+    from query to query, so each follows each other equally often: whatever ran right
+    after LanceDB's query was slower in trials (its threads burn no CPU after a query;
+    the cache it fills is the likely cause)."""
+    items, names = list(range(queries)), list(rounds)
     for j in items[:WARMUP]:
         for fn in rounds.values():
             fn(j)
@@ -320,9 +323,9 @@ def alternate(rounds: dict[str, Any], queries: int, runs: int) -> dict:
     for _ in range(runs):
         lat: dict[str, list[float]] = {name: [] for name in rounds}
         for j in items:
-            for name, fn in rounds.items():
+            for name in names[j % len(names):] + names[:j % len(names)]:
                 t = time.perf_counter()
-                fn(j)
+                rounds[name](j)
                 lat[name].append((time.perf_counter() - t) * 1000)
         p50 = {name: float(np.percentile(v, 50)) for name, v in lat.items()}
         for name, v in lat.items():
@@ -401,10 +404,9 @@ def main() -> None:
     t0, d = time.perf_counter(), generate(args.docs, args.queries)
     res: dict[str, Any] = {"docs": args.docs, "queries": args.queries, "work": str(work),
                            "generate_seconds": round(time.perf_counter() - t0, 2)}
-    pool = ThreadPoolExecutor(len(FIELDS), thread_name_prefix="subquery")
     close = None
     try:
-        res["engine"], rounds, close = bench_engine(d, work / "embedded", pool)
+        res["engine"], rounds, close = bench_engine(d, work / "embedded")
         if args.skip_lancedb:
             res["lancedb"] = {"skipped": "--skip-lancedb"}
         else:
@@ -417,7 +419,6 @@ def main() -> None:
         res["rounds"] = alternate(rounds, args.queries, args.runs)
         res["targets"] = check_targets(res)
     finally:
-        pool.shutdown()
         if close is not None:
             close()
         if not args.keep:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from engine_conformance import DIM, EngineConformance, corpus, small_schema
+from engine_conformance import DIM, EngineConformance, _vec, corpus, small_schema
 
 from hybrid.engines import open_engine
 from hybrid.engines.embedded import EmbeddedEngine, vectors
@@ -110,3 +110,31 @@ def test_stats(index: Any) -> None:
     assert stats["documents"] == 60
     assert stats["vectors"]["text_vector"]["vectors"] == 60
     assert json.dumps(stats)
+
+
+def test_search_many_answers_as_each_search_alone(index: Any) -> None:
+    """Sub-queries side by side (the k-NN ones in a worker thread) give what each gives
+    alone, in the order asked; a k-NN-only batch runs one of them in this thread."""
+    flt = {"term": {"brand": "Nike"}}
+    asked = [("lexical", "running shoes", {"size": 20, "source": False}),
+             ("knn", _vec(4), {"k": 7, "source": False}),
+             ("knn", _vec(9), {"k": 5, "filter": flt, "source": True}),
+             ("lexical", "grip", {"size": 5, "filter": flt})]
+
+    def alone(kind: str, arg: Any, kw: dict[str, Any]) -> Any:
+        return (index.lexical_search(arg, **kw) if kind == "lexical"
+                else index.knn_search("text_vector", arg, **kw))
+
+    def body(kind: str, arg: Any, kw: dict[str, Any]) -> Any:
+        return (index.lexical_body(arg, **kw) if kind == "lexical"
+                else index.knn_body("text_vector", arg, **kw))
+
+    for batch in (asked, [a for a in asked if a[0] == "knn"], asked[:1], []):
+        together = index.search_many([body(*a) for a in batch])
+        for a, got in zip(batch, together, strict=True):
+            want = alone(*a)
+            assert [(h.id, h.score, h.source) for h in got.hits] == \
+                [(h.id, h.score, h.source) for h in want.hits]
+            assert got.total == want.total
+    with pytest.raises(HybridError):  # a bad sub-query is refused before anything runs
+        index.knn_body("text_vector", [1.0, 2.0], k=3)

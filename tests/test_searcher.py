@@ -11,7 +11,7 @@ import pytest
 from engine_conformance import DIM, corpus, small_schema
 
 from hybrid.engines.embedded import EmbeddedEngine
-from hybrid.errors import UnavailableError
+from hybrid.errors import EngineError, UnavailableError
 from hybrid.planner.plan import parse_request
 from hybrid.planner.profile import KNN, LEXICAL, TEXT, Profile, Signal
 from hybrid.search.searcher import Searcher
@@ -90,3 +90,41 @@ def test_a_failed_transcription_leaves_the_acoustic_signal(engine: Any) -> None:
     with pytest.raises(UnavailableError):
         searcher.search(req, Profile("lex", (Signal("bm25", LEXICAL, TEXT, 1.0),)),
                         audio=np.zeros(16000, np.float32))
+
+
+class GraphlessEngine(EmbeddedEngine):
+    """A real embedded index whose k-NN searches fail inside the engine, as an
+    unreadable HNSW graph makes them."""
+
+    def _knn_candidates(self, r: Any) -> Any:
+        raise EngineError("cannot read the HNSW graph")
+
+
+def test_a_sub_query_failing_in_the_engine_leaves_the_others(tmp_path: Path) -> None:
+    """With its query vector given, the plan's sub-queries go to the engine together
+    (search_many); when that fails they run again one by one, so BM25 still answers."""
+    e = GraphlessEngine(tmp_path / "index", mapping=small_schema())
+    try:
+        e.add(corpus())
+        searcher = Searcher(e, encoder=ENCODERS.__getitem__)
+        req = parse_request({"q": "running shoes"}, e.schema)
+        vec = np.ones(DIM, np.float32) / np.sqrt(DIM)
+        res = searcher.search(req, profile("good"), vectors={"text:good": vec})
+        assert [s["name"] for s in res["signals"]] == ["bm25"] and res["hits"]
+        assert "the sub-query failed (EngineError" in res["skipped"]["text:good"]
+        assert "HNSW" not in res["skipped"]["text:good"]  # the details stay in the log
+    finally:
+        e.close()
+
+
+def test_given_vectors_search_as_encoded_ones(engine: Any) -> None:
+    """The same plan, its query vector encoded (BM25 runs while it is encoded) or given
+    (all sub-queries go to the engine together), ranks the same."""
+    searcher = Searcher(engine, encoder=ENCODERS.__getitem__)
+    req = parse_request({"q": "running shoes"}, engine.schema)
+    encoded = searcher.search(req, profile("good"))
+    given = searcher.search(req, profile("good"), vectors={
+        "text:good": ENCODERS["good"].encode_queries(["running shoes"])[0]})
+    assert [(h["id"], h["score"]) for h in given["hits"]] == \
+        [(h["id"], h["score"]) for h in encoded["hits"]]
+    assert given["total"] == encoded["total"]

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hybrid.errors import ProfileError
-from hybrid.planner.fusion import NORMALIZERS, RRF, Ranked, default_missing
+from hybrid.planner.fusion import (
+    MIN_SCORE,
+    NORMALIZERS,
+    RRF,
+    SINGLE_RESULT_SCORE,
+    Ranked,
+    default_missing,
+)
 
 
 @dataclass
@@ -26,32 +33,32 @@ class SignalTable:
     raw: np.ndarray      # (docs, signals) raw scores, NaN where a signal missed the doc
     ranks: np.ndarray    # (docs, signals) 1-based ranks, 0 where missing
     _norm: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _rows: list[np.ndarray] | None = field(default=None, repr=False)  # per signal, in rank order
 
     @classmethod
     def from_lists(cls, results: Mapping[str, Ranked], signals: Sequence[str]) -> SignalTable:
         """`signals` fixes the column order; a signal without results is all missing.
         Rows are in id order, so a stable sort by score ranks ties by id."""
-        found: list[str] = []
-        scores: list[float] = []
-        columns: list[np.ndarray] = []
-        ranks_of: list[np.ndarray] = []
-        for j, name in enumerate(signals):
-            first: dict[str, float] = {}  # a document listed twice keeps its first score
-            for doc, score in results.get(name, ()):
-                first.setdefault(doc, score)
-            found.extend(first)
-            scores.extend(first.values())
-            columns.append(np.full(len(first), j))
-            ranks_of.append(np.arange(1, len(first) + 1))
-        uniq, rows = np.unique(np.array(found, dtype=np.str_), return_inverse=True)
-        docs = uniq.tolist()  # code point order, as Python sorts str
+        firsts: list[dict[str, float]] = []
+        for name in signals:
+            ranked = results.get(name, ())
+            first = dict(ranked)
+            if len(first) != len(ranked):  # a document listed twice keeps its first score
+                first = {}
+                for doc, score in ranked:
+                    first.setdefault(doc, score)
+            firsts.append(first)
+        docs = sorted(set().union(*firsts))  # code point order, as Python sorts str
+        row = {doc: i for i, doc in enumerate(docs)}
         raw = np.full((len(docs), len(signals)), np.nan)
         ranks = np.zeros((len(docs), len(signals)), dtype=np.int32)
-        if found:
-            cols = np.concatenate(columns)
-            raw[rows, cols] = np.asarray(scores, dtype=np.float64)
-            ranks[rows, cols] = np.concatenate(ranks_of)
-        return cls(list(signals), docs, raw, ranks)
+        in_rank_order = []
+        for j, first in enumerate(firsts):
+            rows = np.fromiter(map(row.__getitem__, first), dtype=np.intp, count=len(first))
+            raw[rows, j] = np.fromiter(first.values(), dtype=np.float64, count=len(first))
+            ranks[rows, j] = np.arange(1, len(first) + 1)
+            in_rank_order.append(rows)
+        return cls(list(signals), docs, raw, ranks, _rows=in_rank_order)
 
     @property
     def present(self) -> np.ndarray:
@@ -65,10 +72,15 @@ class SignalTable:
             out = np.zeros_like(self.raw)
             fn = NORMALIZERS[normalizer]
             for j in range(len(self.signals)):
-                rows = np.flatnonzero(self.present[:, j])
-                if rows.size:
+                if self._rows is not None:
+                    order = self._rows[j]
+                else:
+                    rows = np.flatnonzero(self.present[:, j])
                     order = rows[np.argsort(self.ranks[rows, j])]
-                    out[order, j] = fn(self.raw[order, j].tolist())
+                if order.size:
+                    raw = self.raw[order, j]
+                    out[order, j] = (_min_max(raw) if normalizer == "min_max"
+                                     else fn(raw.tolist()))
             self._norm[normalizer] = out
         return self._norm[normalizer]
 
@@ -126,3 +138,13 @@ class SignalTable:
             return []
         order = self.order(s)[:k]
         return [(self.docs[i], float(s[i])) for i in order]
+
+
+def _min_max(scores: np.ndarray) -> np.ndarray:
+    """`fusion.min_max` on an array, with the same float operations (so the same values)."""
+    lo, hi = scores.min(), scores.max()
+    if hi == lo:
+        return np.full(len(scores), SINGLE_RESULT_SCORE)
+    out = (scores - lo) / (hi - lo)
+    out[out == 0.0] = MIN_SCORE
+    return out

@@ -208,12 +208,17 @@ class Searcher:
         t = time.perf_counter()
         server = not failed and self._on_server(the_plan)
         batched = server or callable(getattr(self.engine, "search_many", None))
-        # Lexical sub-queries need no vectors: they run while the query is encoded
-        # (unless the engine takes all its sub-queries in one round trip, as _msearch
-        # does; template signals always run on their own).
+        encodes = any(q.kind == KNN and q.encoder is not None and q.signal not in given
+                      for q in the_plan.subqueries if q.signal not in failed)
+        # Lexical sub-queries need no vectors: they run while the query is encoded,
+        # unless the engine takes all its sub-queries in one round trip (OpenSearch's
+        # _msearch); an engine in this process (search_many overlapping them in
+        # threads) takes them with the k-NN ones when there is nothing to encode.
+        # Template signals always run on their own.
+        early_lexical = not batched or (encodes and getattr(self.engine, "in_process", False))
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed
-                 and not (batched and q.kind != TEMPLATE)}
+                 and (q.kind == TEMPLATE or early_lexical)}
         query_vectors = given | self._encode(the_plan, inputs, failed, skip=given)
         took["encode"] = _ms(t)
         t = time.perf_counter()
@@ -223,7 +228,8 @@ class Searcher:
         sub_took: dict[str, float] = {}
         futures = dict(early)
         on_engine = [q for q in the_plan.subqueries if q.kind != TEMPLATE and q.input != SESSION
-                     and q.signal not in failed and (q.kind != KNN or q.signal in query_vectors)]
+                     and q.signal not in failed and q.signal not in early
+                     and (q.kind != KNN or q.signal in query_vectors)]
         if batched and on_engine:
             try:
                 if server and len(on_engine) == len(the_plan.subqueries):
@@ -235,8 +241,13 @@ class Searcher:
                 raise
             except Exception as e:  # noqa: BLE001 - template signals may still answer
                 log.exception("the engine's sub-queries failed")
-                failed |= {q.signal: f"the sub-query failed ({type(e).__name__}; the "
-                           "server log has the details)" for q in on_engine}
+                if server or not getattr(self.engine, "in_process", False):
+                    failed |= {q.signal: f"the sub-query failed ({type(e).__name__}; the "
+                               "server log has the details)" for q in on_engine}
+                else:  # again one by one: a sub-query that fails leaves the others
+                    futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                                           query_vectors.get(q.signal))
+                                for q in on_engine}
         elif not batched:
             futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
                                                    query_vectors[q.signal])

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,36 @@ from hybrid.engines.schema import IndexSchema
 from hybrid.errors import QueryError, SchemaError
 
 EXACT_FILTER_LIMIT = 10_000  # filtered k-NN searches exactly when this few documents pass
+WORKERS = 4  # search_many's k-NN threads: one per search, for searches from several threads
+
+
+@dataclass(frozen=True)
+class LexicalRequest:
+    """A validated lexical_search (lexical_body), for search_many."""
+
+    text: str
+    fields: Mapping[str, float] | None
+    filter: filters.Filter | None  # normalised
+    facets: dict[str, Any]  # normalised
+    size: int
+    offset: int
+    source: bool
+
+
+@dataclass(frozen=True)
+class KnnRequest:
+    """A validated knn_search (knn_body), for search_many."""
+
+    field: str
+    vector: np.ndarray  # prepared: float32, unit length on cosine fields
+    k: int
+    filter: filters.Filter | None  # normalised
+    source: bool
 
 
 class EmbeddedEngine:
     name = "embedded"
+    in_process = True  # search_many overlaps sub-queries in threads, no round trip
 
     def __init__(self, path: str | Path, mapping: str | Path | IndexSchema | None = None) -> None:
         self.path = Path(path)
@@ -45,6 +74,7 @@ class EmbeddedEngine:
             self.schema = _schema_for(self.path, mapping)
             self.lexical = LexicalIndex(self.path / "lexical", self.schema)
             self.vectors = VectorStore(self.path / "vectors", self.schema.vector_fields)
+        self._pool: ThreadPoolExecutor | None = None  # search_many's k-NN worker, when used
 
     # -- writing --------------------------------------------------------------------
     def add(self, docs: Iterable[Mapping[str, Any]]) -> list[ItemResult]:
@@ -143,69 +173,158 @@ class EmbeddedEngine:
         """The mapping's search fields; CJK-analysed ones only for text with CJK in it."""
         return analysis.default_fields(self.schema, text)
 
+    def lexical_body(self, text: str, *, fields: Mapping[str, float] | None = None,
+                     filter: Mapping[str, Any] | None = None,
+                     facets: Mapping[str, Any] | None = None, size: int = 10,
+                     offset: int = 0, source: bool = True) -> LexicalRequest:
+        """A lexical_search for `search_many` (window, text, filter and facets checked;
+        no I/O)."""
+        check_window(size, offset)
+        if not isinstance(text, str):
+            raise QueryError(f"the query text must be a string, got {type(text).__name__}")
+        return LexicalRequest(text, fields, filters.normalize(filter, self.schema),
+                              filters.normalize_facets(facets, self.schema), size, offset,
+                              source)
+
     def lexical_search(self, text: str, *, fields: Mapping[str, float] | None = None,
                        filter: Mapping[str, Any] | None = None,
                        facets: Mapping[str, Any] | None = None,
                        size: int = 10, offset: int = 0, source: bool = True) -> SearchResult:
-        check_window(size, offset)
-        if not isinstance(text, str):
-            raise QueryError(f"the query text must be a string, got {type(text).__name__}")
-        flt = filters.normalize(filter, self.schema)
-        aggs = filters.normalize_facets(facets, self.schema)
+        return self._lexical(self.lexical_body(text, fields=fields, filter=filter,
+                                               facets=facets, size=size, offset=offset,
+                                               source=source))
+
+    def _lexical(self, r: LexicalRequest) -> SearchResult:
+        flt, text = r.filter, r.text
         fq = tantivy.Query.const_score_query(self.lexical.filter_query(flt), 0.0)
         if text.strip():
-            tq = self.lexical.text_query(text, fields or self.default_fields(text))
+            tq = self.lexical.text_query(text, r.fields or self.default_fields(text))
             if tq is None:  # nothing left after analysis: OpenSearch's zero_terms_query none
-                return SearchResult([], 0, filters.empty_facets(aggs))
-            query = tantivy.Query.boolean_query([(tantivy.Occur.Must, tq),
-                                                 (tantivy.Occur.Must, fq)])
+                return SearchResult([], 0, filters.empty_facets(r.facets))
+            # no filter: the text query alone (an all-documents clause beside it, which
+            # adds 0 to every score, doubled the time of a search)
+            query = tq if flt is None else tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, tq), (tantivy.Occur.Must, fq)])
         else:
             query = fq
-        hits, total, facet_counts = self.lexical.search(query, size, offset, aggs, source,
-                                                        scored=bool(text.strip()),
+        hits, total, facet_counts = self.lexical.search(query, r.size, r.offset, r.facets,
+                                                        r.source, scored=bool(text.strip()),
                                                         ids_of=self.vectors.ids_of)
         return SearchResult([Hit(i, s, src) for s, i, src in hits], total, facet_counts)
 
-    def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
-                   filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
+    def knn_body(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
+                 filter: Mapping[str, Any] | None = None, source: bool = True) -> KnnRequest:
+        """A knn_search for `search_many` (validated; no I/O)."""
         f = documents.vector_field(self.schema, field)
         check_window(k, 0)
         try:
             q = documents.prepare_vector(f, vector)
         except ValueError as e:
             raise QueryError(str(e)) from e
-        flt = filters.normalize(filter, self.schema)
-        fv = self.vectors.fields[field]
-        fv.refresh(self.vectors.head())
+        return KnnRequest(field, q, k, filters.normalize(filter, self.schema), source)
+
+    def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
+                   filter: Mapping[str, Any] | None = None, source: bool = True) -> SearchResult:
+        r = self.knn_body(field, vector, k=k, filter=filter, source=source)
+        return self._knn_hits(r, *self._knn_candidates(r))
+
+    def search_many(self, bodies: Sequence[LexicalRequest | KnnRequest]) -> list[SearchResult]:
+        """Several sub-queries (from lexical_body / knn_body) side by side; results in
+        order. A worker thread takes the k-NN candidate searches (faiss, which releases
+        the GIL) one at a time while this thread runs the lexical ones (tantivy releases
+        the GIL too), or the first k-NN when there is none, and then takes whatever k-NN
+        search the worker has not started: on a busy machine, where a woken thread waits
+        for a core, the round costs no more than one after another. Everything that
+        holds the GIL (hits, ids, order) runs here afterwards."""
+        knn = [i for i, b in enumerate(bodies) if isinstance(b, KnnRequest)]
+        here = [i for i in range(len(bodies)) if i not in knn] or knn[:1]
+        queue = deque((i, b) for i in knn if i not in here
+                      if isinstance(b := bodies[i], KnnRequest))
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        wanted = len(queue)
+        if knn:  # here: the worker's every wait for the GIL may stall this thread
+            head = self.vectors.head()
+            for name in {b.field for b in bodies if isinstance(b, KnnRequest)}:
+                self.vectors.fields[name].refresh(head)
+
+        def drain() -> None:
+            while True:
+                try:
+                    i, b = queue.popleft()
+                except IndexError:
+                    return
+                found[i] = self._knn_candidates(b, refreshed=True)
+
+        worker = self._worker().submit(drain) if queue else None
+        out: dict[int, SearchResult] = {}
+        try:
+            for i in here:
+                b = bodies[i]
+                out[i] = (self._knn_hits(b, *self._knn_candidates(b, refreshed=True))
+                          if isinstance(b, KnnRequest) else self._lexical(b))
+            drain()
+        finally:  # wait for the search the worker is on, if any (an error here too)
+            if worker is not None and not worker.cancel() and len(found) < wanted:
+                wait([worker])
+        if worker is not None and len(found) < wanted:
+            worker.result()  # raises the worker's error
+        for i, (keys, sims) in found.items():
+            b = bodies[i]
+            assert isinstance(b, KnnRequest)
+            out[i] = self._knn_hits(b, keys, sims)
+        return [out[i] for i in range(len(bodies))]
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="knn")
+        return self._pool
+
+    def _knn_candidates(self, r: KnnRequest, refreshed: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and similarities of the k best vectors passing the filter, best first,
+        with every vector tying with the k-th (`refreshed`: the field has caught up
+        with the writers already)."""
+        k, q, flt = r.k, r.vector, r.filter
+        fv = self.vectors.fields[r.field]
+        if not refreshed:
+            fv.refresh(self.vectors.head())
         if flt is None:
-            keys, sims = fv.approximate(q, k)
-        else:
-            fq = self.lexical.filter_query(flt)
-            passing = self.lexical.count(fq)
-            if passing <= max(EXACT_FILTER_LIMIT, k):
-                keys, sims = fv.exact(q, k, self.lexical.keys(fq, passing))
-            else:  # broad filter: over-fetch from HNSW, keep the candidates that pass
-                total = max(fv.count(), 1)
-                want = min(total, math.ceil(k * total / passing * 2))
-                while True:
-                    keys, sims = fv.approximate(q, want)
-                    ok = self.lexical.keys_among(keys, fq)
-                    if len(ok) >= k or want >= total:
-                        break
-                    want = min(total, want * 4)
-                mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
-                keys, sims = keys[mask], sims[mask]
+            return fv.approximate(q, k)
+        fq = self.lexical.filter_query(flt)
+        passing = self.lexical.count(fq)
+        if passing <= max(EXACT_FILTER_LIMIT, k):
+            return fv.exact(q, k, self.lexical.keys(fq, passing))
+        # broad filter: over-fetch from HNSW, keep the candidates that pass
+        total = max(fv.count(), 1)
+        want = min(total, math.ceil(k * total / passing * 2))
+        while True:
+            keys, sims = fv.approximate(q, want)
+            ok = self.lexical.keys_among(keys, fq)
+            if len(ok) >= k or want >= total:
+                break
+            want = min(total, want * 4)
+        mask = np.isin(keys, np.fromiter(ok, dtype=np.int64, count=len(ok)))
+        return keys[mask], sims[mask]
+
+    def _knn_hits(self, r: KnnRequest, keys: np.ndarray, sims: np.ndarray) -> SearchResult:
+        fv = self.vectors.fields[r.field]
+        k = r.k
         scores = score(sims, fv.field.space)
         ids = fv.ids(keys)
         # best first, equal scores by id ascending: the candidates include every tie
-        # at the k-th place, so the cut below keeps the smallest ids of a tie group
-        order = np.lexsort((ids, -scores))[:k]
-        keys = keys[order]
-        pairs = zip(keys.tolist(), ids[order].tolist(), scores[order].tolist(), strict=True)
-        if not source:
-            return SearchResult([Hit(i, s) for _, i, s in pairs], len(keys))
+        # at the k-th place, so the cut below keeps the smallest ids of a tie group.
+        # The candidates come by similarity, so by score; only ties need the ids.
+        if len(scores) > 1 and bool(np.any(scores[1:] == scores[:-1])):
+            order = np.lexsort((ids, -scores))[:k]
+            keys, ids, scores = keys[order], ids[order], scores[order]
+        else:
+            keys, ids, scores = keys[:k], ids[:k], scores[:k]
+        pairs = zip(ids.tolist(), scores.tolist(), strict=True)
+        if not r.source:
+            return SearchResult([Hit(i, s) for i, s in pairs], len(keys))
         found = self.lexical.sources_by_key(keys)  # drops vectors of deleted documents
-        hits = [Hit(i, s, src) for key, i, s in pairs if (src := found.get(key)) is not None]
+        hits = [Hit(i, s, src) for key, (i, s) in zip(keys.tolist(), pairs, strict=True)
+                if (src := found.get(key)) is not None]
         return SearchResult(hits, len(hits))
 
     # -- upkeep ---------------------------------------------------------------------
@@ -224,6 +343,8 @@ class EmbeddedEngine:
                 "search_fields": self.schema.search_fields}
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         self.vectors.close()
 
     def __enter__(self) -> EmbeddedEngine:

@@ -273,8 +273,10 @@ def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool,
     ties by document address, which is ingest order. Ids come from `ids_of` (keys to
     ids) where it knows them, else from the stored documents."""
     # past the cut: shows whether a tie group crosses it, and is usually deep enough to
-    # hold it (BM25 ties are common: equal term counts in equal-length fields)
-    n = 2 * want + 1
+    # hold it (BM25 ties are common: equal term counts in equal-length fields); 4x, not
+    # 2x: a tie group at the cut often runs past 2x, and searching again costs a whole
+    # search, more than the deeper top-n does
+    n = 4 * want + 1
     while True:
         res = (s.search(query, n, count=True) if scored else
                s.search(query, n, count=True, order_by_field=ID, order=tantivy.Order.Asc))
@@ -287,14 +289,17 @@ def _ranked(s: tantivy.Searcher, query: tantivy.Query, want: int, scored: bool,
             break  # every document scoring as the last one wanted is in
         n *= 2
     if len(hits) > want:  # the wanted ones and their tie group; the rest cannot make it
-        hits = [h for h in hits if h[0] >= hits[want - 1][0]]
+        cut, end = hits[want - 1][0], want
+        while end < len(hits) and hits[end][0] >= cut:
+            end += 1
+        hits = hits[:end]
     addrs = [a for _, a in hits]
     known: list[str | None] = [None] * len(addrs)
     if ids_of is not None and addrs:
         known = ids_of(np.asarray(s.fast_field_values(KEY, addrs), dtype=np.int64))
-    ids = [str(s.doc(a)[ID][0]) if i is None else i for a, i in zip(addrs, known, strict=True)]
-    return sorted(((float(score), i, a) for (score, a), i in zip(hits, ids, strict=True)),
-                  key=lambda h: (-h[0], h[1])), total
+    ranked = sorted((-float(score), str(s.doc(a)[ID][0]) if i is None else i, a)
+                    for (score, a), i in zip(hits, known, strict=True))  # ids are unique
+    return [(-neg, i, a) for neg, i, a in ranked], total
 
 
 def _source(s: tantivy.Searcher, addr: tantivy.DocAddress) -> dict[str, Any]:
