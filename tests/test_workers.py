@@ -161,7 +161,13 @@ def test_ingest_through_the_queue(tmp_path: Path, catalog: Path, redis: RedisSer
         counts = json.loads(status.stdout)
         assert counts["image_vector"]["failed"] == 1 and counts["audio_vector"]["failed"] == 1
         assert counts["text_vector"]["pending"] == 0 and counts["text_vector"]["done"] == 44
-        # Re-ingesting the unchanged catalog plans no vector work at all.
+        # Re-ingesting the unchanged catalog plans no vector work at all, once the
+        # fused vectors (computed from the others, so last) are done too.
+        deadline = time.monotonic() + 120
+        while any(c.get("pending") for c in counts.values()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+            counts = json.loads(hybrid(index, "status", "--json").stdout)
+        assert not any(c.get("pending") for c in counts.values()), counts
         again = hybrid(index, "index", str(catalog), "--no-progress", redis_url=redis.url)
         assert again.returncode == 0, again.stderr
         assert "planned" in again.stdout and "enqueued" not in again.stdout
@@ -201,3 +207,35 @@ def test_embedded_mode_needs_no_server(catalog: Path, index: str) -> None:
     assert res.returncode == 0, res.stderr
     assert "in-process" in res.stdout
     check_written_once(wait_until_settled(index, catalog, timeout=5))
+
+
+@pytest.mark.unit
+def test_every_modality_goes_to_a_queue_the_workers_take() -> None:
+    """The reported case: fused_vector jobs were sent to a queue named "fused", which
+    the app did not declare and no worker took, so with Celery workers (and an image
+    alignment, which plans the field) every fused vector stayed pending for ever."""
+    import yaml
+
+    from hybrid.ingest.plan import DEFAULT_SPECS, QUEUES
+    from workers.app import app
+
+    declared = {q.name for q in app.conf.task_queues}
+    assert {QUEUES[s.modality] for s in DEFAULT_SPECS} <= declared
+    compose = yaml.safe_load((Path(__file__).parents[1] / "docker-compose.yml").read_text())
+    taken = {q for svc in compose["services"].values() if "-Q" in (svc.get("command") or [])
+             for q in svc["command"][svc["command"].index("-Q") + 1]
+             .split(":-", 1)[-1].rstrip("}").split(",")}
+    assert declared <= taken
+
+
+@pytest.mark.unit
+def test_vectors_that_read_the_text_wait_for_the_transcript() -> None:
+    """A fused job planned before the transcript wrote after the one the transcript asked
+    for (its text was older), so two spoken products stayed pending for ever."""
+    from hybrid.ingest.plan import DEFAULT_SPECS, READS_TEXT, awaits_transcript
+
+    spoken = {"id": "v", "title": "voice note", "audio": ["v.wav"]}
+    waiting = {s.field for s in DEFAULT_SPECS if awaits_transcript(spoken, s)}
+    assert waiting == {s.field for s in DEFAULT_SPECS if s.modality in READS_TEXT}
+    assert {"text_vector", "fused_vector"} <= waiting
+    assert not any(awaits_transcript(spoken | {"transcript": "hello"}, s) for s in DEFAULT_SPECS)

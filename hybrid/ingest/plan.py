@@ -17,6 +17,14 @@ from hybrid.engines.base import SUPPLIED
 from hybrid.ingest.fused import fused_hash, fused_source
 
 TEXT, IMAGE, AUDIO, FUSED = "text", "image", "audio", "fused"
+# The Celery queue of each modality's jobs (workers.app declares these queues). Fused
+# jobs run the aligned image encoder, so they go where images are encoded (the GPU
+# workers when there are some); a queue of their own had no worker and they stayed
+# pending for ever.
+QUEUES = {TEXT: "text", IMAGE: "image", AUDIO: "audio", FUSED: "image"}
+# The modalities whose source includes the product text (and so its transcript): their
+# vectors are planned again when a spoken clip's transcript joins the text.
+READS_TEXT = (TEXT, FUSED)
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,10 @@ def content_hash(modality: str, source: str, file_hash: Callable[[str], str]) ->
 
 
 def awaits_transcript(doc: Mapping[str, Any], spec: VectorSpec) -> bool:
-    """A product with audio gets its text vector once the transcript is in its text."""
-    return spec.modality == TEXT and bool(doc.get("audio")) and "transcript" not in doc
+    """A product with audio gets its text and fused vectors once the transcript is in its
+    text (a fused job planned before could otherwise write after, and over, the one the
+    transcript asks for)."""
+    return spec.modality in READS_TEXT and bool(doc.get("audio")) and "transcript" not in doc
 
 
 def plan(docs: Iterable[Mapping[str, Any]], spec: VectorSpec, version: str,

@@ -18,6 +18,8 @@ from hybrid.ingest.plan import (
     DEFAULT_SPECS,
     FUSED,
     IMAGE,
+    QUEUES,
+    READS_TEXT,
     TEXT,
     Job,
     VectorSpec,
@@ -145,7 +147,7 @@ class InProcess(_Dispatcher):
 
             engine = engine_at(self.index)
             follow = plan_all(engine, list(engine.get_many(res["transcribed"]).values()),
-                              [s for s in DEFAULT_SPECS if s.modality == TEXT])
+                              [s for s in DEFAULT_SPECS if s.modality in READS_TEXT])
             for f, js in follow.items():
                 self.submit(f, js)
 
@@ -162,7 +164,8 @@ class CeleryQueue(_Dispatcher):
         self.app = app
 
     def run(self, field: str, modality: str, batch: list[dict[str, str]]) -> None:
-        self.app.send_task("hybrid.encode", args=(self.index, field, batch), queue=modality)
+        self.app.send_task("hybrid.encode", args=(self.index, field, batch),
+                           queue=QUEUES[modality])
         t = self.totals.setdefault(field, {"enqueued": 0})
         t["enqueued"] += len(batch)
 
