@@ -73,11 +73,15 @@ def test_search_bodies_are_valid() -> None:
     knn = rq.search_body(rq.knn_query("text_vector", [0.1] * DIM, 7, FILTER), size=7,
                          source=False)
     every = rq.search_body(rq.lexical_query("", {"title": 1.0}, None), size=0)
-    for body in (lexical, knn, every):
+    exact = rq.search_body(rq.exact_knn_query("text_vector", [0.1] * DIM, "cosinesimil",
+                                              FILTER), size=7, source=False)
+    for body in (lexical, knn, every, exact):
         assert spec.errors(body, "_core", "search") == []
     assert lexical["sort"] == [{"_score": "desc"}, "id"]
     assert lexical["query"]["bool"]["minimum_should_match"] == 1  # the filter alone is no match
     assert knn["query"]["knn"]["text_vector"]["filter"] == FILTER  # efficient filtering
+    assert exact["query"]["script_score"]["query"]["bool"]["filter"] == [
+        {"exists": {"field": "text_vector"}}, FILTER]  # only documents with a vector
     assert every["query"] == {"bool": {"filter": [{"match_all": {}}]}}
     assert lexical["aggs"]["price"]["range"]["ranges"] == [{"to": 50.0}, {"from": 50.0}]
 

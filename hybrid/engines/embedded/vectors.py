@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid.engines.base import EXACT_KNN_BELOW
 from hybrid.engines.embedded.graph import Graph, needs_rebuild
 from hybrid.engines.embedded.lexical import file_lock
 from hybrid.engines.schema import Field
@@ -31,10 +32,7 @@ from hybrid.errors import EngineError
 
 FOLD_THRESHOLD = 10_000
 EF_SEARCH = 100  # OpenSearch's default ef_search
-# Below this many vectors in a snapshot, k-NN scans them all (about 0.3 ms at 7,000 x 384):
-# HNSW at ef 100 missed a small cluster (81 grocery products among 7,116, queried in
-# words) for 18% of its true top 10; a scan misses nothing and costs less there.
-EXACT_BELOW = 10_000
+EXACT_BELOW = EXACT_KNN_BELOW  # a snapshot of fewer vectors is scanned, not searched
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
     field TEXT NOT NULL, key INTEGER NOT NULL, id TEXT NOT NULL, vec BLOB, seq INTEGER NOT NULL,

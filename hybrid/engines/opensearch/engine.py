@@ -21,7 +21,13 @@ from opensearchpy.exceptions import NotFoundError as OSNotFoundError
 from opensearchpy.exceptions import RequestError
 
 from hybrid.engines import documents, filters
-from hybrid.engines.base import MAX_RESULT_WINDOW, ItemResult, SearchResult, check_window
+from hybrid.engines.base import (
+    EXACT_KNN_BELOW,
+    MAX_RESULT_WINDOW,
+    ItemResult,
+    SearchResult,
+    check_window,
+)
 from hybrid.engines.embedded import analysis
 from hybrid.engines.opensearch import bulk, pipelines
 from hybrid.engines.opensearch import requests as rq
@@ -36,6 +42,8 @@ from hybrid.errors import EngineError, NotFoundError, QueryError, SchemaError
 KNN_TIE_CANDIDATES = 10
 CONFLICT_ROUNDS = 5  # re-reads of a document another writer changed in between
 PAGE = 1000
+EXACT_CHECK_S = 30.0  # how often the document count that picks exact k-NN is read again
+EXACT_SPACES = ("cosinesimil",)  # where knn_score scores as the knn query does
 
 
 class OpenSearchEngine:
@@ -51,6 +59,8 @@ class OpenSearchEngine:
         self.policy = policy or bulk.BulkPolicy()
         self._pipelines: set[str] = set()
         self._loading = False  # inside bulk_load: writes are not refreshed one by one
+        self.exact_below = EXACT_KNN_BELOW  # k-NN is exact below this many documents
+        self._small: tuple[float, bool] = (-1e9, False)  # (when read, below exact_below)
         wanted = mapping if isinstance(mapping, IndexSchema) else (
             IndexSchema.load(mapping) if mapping is not None else None)
         self.schema = self._open(wanted, create)
@@ -444,7 +454,21 @@ class OpenSearchEngine:
             vec = rq.prepare_vector(f, vector)
         except ValueError as e:
             raise QueryError(str(e)) from e
+        if f.space in EXACT_SPACES and self.exact_knn():
+            return rq.exact_knn_query(field, vec, f.space, self._filter_clause(filter))
         return rq.knn_query(field, vec, k, self._filter_clause(filter))
+
+    def exact_knn(self) -> bool:
+        """Whether k-NN is exact here: the index holds fewer than `exact_below`
+        (EXACT_KNN_BELOW) documents, read again every EXACT_CHECK_S seconds, as the
+        embedded engine scans a small snapshot instead of searching its graph."""
+        if self.exact_below <= 0:
+            return False
+        when, small = self._small
+        if time.monotonic() - when > EXACT_CHECK_S:
+            small = self.count() < self.exact_below
+            self._small = (time.monotonic(), small)
+        return small
 
     def knn_search(self, field: str, vector: Sequence[float] | np.ndarray, *, k: int = 10,
                    filter: Mapping[str, Any] | None = None, source: bool = True

@@ -164,6 +164,17 @@ def knn_query(field: str, vector: list[float], k: int, flt: Mapping[str, Any] | 
     return {"knn": {field: spec}}
 
 
+def exact_knn_query(field: str, vector: list[float], space: str,
+                    flt: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Exact k-NN: every document with a vector in `field` that passes the filter,
+    scored by the k-NN plugin's `knn_score` script in `space`, on the same scale as the
+    approximate query's scores (for cosinesimil, (1 + cos) / 2)."""
+    must: list[Any] = [{"exists": {"field": field}}, *([flt] if flt else [])]
+    return {"script_score": {"query": {"bool": {"filter": must}}, "script": {
+        "source": "knn_score", "lang": "knn",
+        "params": {"field": field, "query_value": vector, "space_type": space}}}}
+
+
 def aggregations(facets: Mapping[str, Any]) -> dict[str, Any]:
     """Normalised facets (hybrid.engines.filters.normalize_facets) as aggregations."""
     aggs: dict[str, Any] = {}
