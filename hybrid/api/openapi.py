@@ -31,7 +31,14 @@ def _ref(name: str) -> dict[str, str]:
 
 
 _JSON_TEXT = {"type": "string", "description": "JSON text"}
-_SEARCH_PARAMS = [
+_UNIT = {"user_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                     "description": "puts the search in a running experiment (sticky)"},
+         "session_id": {"type": "string", "minLength": 1, "maxLength": 256,
+                        "description": "used for bucketing when there is no user_id"},
+         "experiment": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                        "description": "which running experiment to join (default: the "
+                                       "oldest running one)"}}
+_SEARCH_PARAMS: list[dict[str, Any]] = [
     {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 1000}},
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                 "maximum": 10000}},
@@ -43,20 +50,8 @@ _SEARCH_PARAMS = [
     {"name": "filter", "in": "query", "schema": _JSON_TEXT},
     {"name": "facets", "in": "query", "schema": _JSON_TEXT},
     {"name": "weights", "in": "query", "schema": _JSON_TEXT},
-    {"name": "user_id", "in": "query", "schema": {"type": "string", "minLength": 1,
-                                                   "maxLength": 256}},
-    {"name": "session_id", "in": "query", "schema": {"type": "string", "minLength": 1,
-                                                      "maxLength": 256}},
-    {"name": "experiment", "in": "query", "schema": {"type": "string",
-                                                      "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
+    *({"name": name, "in": "query", "schema": schema} for name, schema in _UNIT.items()),
 ]
-_UNIT = {"user_id": {"type": "string", "minLength": 1, "maxLength": 256,
-                     "description": "puts the search in a running experiment (sticky)"},
-         "session_id": {"type": "string", "minLength": 1, "maxLength": 256,
-                        "description": "used for bucketing when there is no user_id"},
-         "experiment": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
-                        "description": "which running experiment to join (default: the "
-                                       "oldest running one)"}}
 _RATE = {"type": "object", "required": ["value", "ci"],
          "properties": {"value": {"type": ["number", "null"]},
                         "ci": {"type": ["array", "null"], "items": {"type": "number"},
