@@ -436,9 +436,11 @@ class OpenSearchEngine:
                  filter: Mapping[str, Any] | None = None, source: bool = True,
                  candidates: int = 0
                  ) -> dict[str, Any]:
-        """The `_search` body of a k-NN sub-query (validated; no I/O): the graph's k
-        candidates, as the `hybrid` query's k-NN sub-query collects them (so the two fusion
-        paths agree); `candidates` widens the graph search (knn_search's exact ties)."""
+        """The `_search` body of a k-NN sub-query (validated; its only I/O is the document
+        count that `exact_knn` reads every EXACT_CHECK_S seconds): the graph's k
+        candidates, or every document's exact score on a small index, as the `hybrid`
+        query's k-NN sub-query collects them (so the two fusion paths agree); `candidates`
+        widens the graph search (knn_search's exact ties)."""
         self.knn_query(field, vector, k, filter)  # validates k before it is widened
         wide = min(k + candidates, max(k, MAX_RESULT_WINDOW))
         return rq.search_body(self.knn_query(field, vector, wide, filter), size=k,
