@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import PathConverter
 
 from hybrid.api.services import Services
 
@@ -49,8 +50,17 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class IdConverter(PathConverter):
+    """A product or user id in a URL path (`<id:name>`): any characters, '/' and line
+    breaks included. Werkzeug's path converter stops at a line break, so an id with one
+    found no route and got the router's 404 instead of the endpoint's answer."""
+
+    regex = r"[^/][\s\S]*?"
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter  # before the blueprints that use it
     app.config.update(DEFAULTS)
     if os.environ.get("HYBRID_CONFIG_FILE"):
         app.config.from_file(os.environ["HYBRID_CONFIG_FILE"], load=_load_json)

@@ -103,7 +103,7 @@ def _fill_vectors(svc: Services, docs: list[dict[str, Any]], recompute: bool) ->
     return "background"
 
 
-@bp.get("/products/<path:product_id>/image")
+@bp.get("/products/<id:product_id>/image")
 def product_image(product_id: str) -> Response:
     """The first image, read only through the media rules (never a file outside the
     media roots, never a device or FIFO), with X-Content-Type-Options: nosniff."""
@@ -124,14 +124,14 @@ def product_image(product_id: str) -> Response:
     return resp
 
 
-@bp.get("/products/<path:product_id>")
+@bp.get("/products/<id:product_id>")
 def get_product(product_id: str) -> Response:
     doc = _doc(product_id)
     doc.pop("vectors", None)
     return jsonify(public_fields(product_id, doc) | {"image_url": image_url(product_id, doc)})
 
 
-@bp.delete("/products/<path:product_id>")
+@bp.delete("/products/<id:product_id>")
 @require_key
 def delete_product(product_id: str) -> Response:
     svc = services()

@@ -19,7 +19,7 @@ bp = Blueprint("similar", __name__)
 NOT_TAKEN = ("q", "image_url", "image_base64", "audio_base64")
 
 
-@bp.get("/products/<path:product_id>/similar")
+@bp.get("/products/<id:product_id>/similar")
 def similar_products(product_id: str) -> Response:
     svc = services()
     data = _form(request.args)

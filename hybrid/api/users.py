@@ -14,7 +14,7 @@ from hybrid.errors import QueryError
 bp = Blueprint("users", __name__)
 
 
-@bp.delete("/users/<path:user_id>")
+@bp.delete("/users/<id:user_id>")
 @require_key
 def delete_user(user_id: str) -> Response:
     if not 0 < len(user_id) <= 256:
