@@ -3,6 +3,7 @@ signals that can still run answer, and the failed ones are listed with their rea
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,59 @@ def test_given_vectors_search_as_encoded_ones(engine: Any) -> None:
     assert [(h["id"], h["score"]) for h in given["hits"]] == \
         [(h["id"], h["score"]) for h in encoded["hits"]]
     assert given["total"] == encoded["total"]
+
+
+class SlowEncoder(FixedEncoder):
+    """Encodes only once `go` is set (or after `wait` seconds); `saw` tells which."""
+
+    def __init__(self, name: str, go: threading.Event, wait: float = 10.0) -> None:
+        super().__init__(name)
+        self.go, self.wait, self.saw = go, wait, False
+
+    def encode_queries(self, items: Any, batch_size: int = 32) -> np.ndarray:
+        self.saw = self.go.wait(self.wait)
+        return super().encode_queries(items, batch_size)
+
+
+class WatchedEngine(EmbeddedEngine):
+    """A real embedded index that sets `searched` when a batch of sub-queries reaches it."""
+
+    searched = threading.Event()
+
+    def search_many(self, bodies: Any) -> Any:
+        self.searched.set()
+        return super().search_many(bodies)
+
+
+def test_a_finished_encoders_sub_queries_start_while_another_still_encodes(
+        tmp_path: Path) -> None:
+    """Text encoders finish before an image one: their k-NN sub-queries do not wait."""
+    e = WatchedEngine(tmp_path / "index", mapping=small_schema())
+    try:
+        e.add(corpus())
+        slow = SlowEncoder("slow", e.searched)
+        encoders = {"good": ENCODERS["good"], "slow": slow}
+        searcher = Searcher(e, encoder=encoders.__getitem__)
+        res = searcher.search(parse_request({"q": "running shoes"}, e.schema),
+                              profile("good", "slow"))
+        assert slow.saw, "the finished encoder's k-NN waited for the slow encoder"
+        assert [s["name"] for s in res["signals"]] == ["bm25", "text:good", "text:slow"]
+        assert all(s["hits"] for s in res["signals"]) and not res["skipped"]
+    finally:
+        e.close()
+
+
+def test_a_started_sub_query_that_fails_leaves_the_others(tmp_path: Path) -> None:
+    e = GraphlessEngine(tmp_path / "index", mapping=small_schema())
+    try:
+        e.add(corpus())
+        slow = SlowEncoder("slow", threading.Event(), wait=0.3)
+        encoders = {"good": ENCODERS["good"], "slow": slow}
+        searcher = Searcher(e, encoder=encoders.__getitem__)
+        res = searcher.search(parse_request({"q": "running shoes"}, e.schema),
+                              profile("good", "slow"))
+        assert [s["name"] for s in res["signals"]] == ["bm25"] and res["hits"]
+        for name in ("text:good", "text:slow"):
+            assert "the sub-query failed (EngineError" in res["skipped"][name]
+    finally:
+        e.close()

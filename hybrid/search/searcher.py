@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -219,7 +219,19 @@ class Searcher:
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed
                  and (q.kind == TEMPLATE or early_lexical)}
-        query_vectors = given | self._encode(the_plan, inputs, failed, skip=given)
+        # Likewise, an in-process engine starts the k-NN sub-queries of an encoder that
+        # has finished while the others still encode (a text encoder beside an image one).
+        pipelined: dict[str, Future[Any]] = {}
+
+        def ready(vectors: dict[str, np.ndarray]) -> None:
+            qs = [q for q in the_plan.subqueries if q.signal in vectors and q.input != SESSION]
+            if qs:
+                f = self.pool.submit(self._run_batched, qs, the_plan, text, vectors)
+                pipelined.update(dict.fromkeys([q.signal for q in qs], f))
+
+        in_process = batched and not server and getattr(self.engine, "in_process", False)
+        query_vectors = given | self._encode(the_plan, inputs, failed, skip=given,
+                                             ready=ready if in_process else None)
         took["encode"] = _ms(t)
         t = time.perf_counter()
         fused = None
@@ -229,6 +241,7 @@ class Searcher:
         futures = dict(early)
         on_engine = [q for q in the_plan.subqueries if q.kind != TEMPLATE and q.input != SESSION
                      and q.signal not in failed and q.signal not in early
+                     and q.signal not in pipelined
                      and (q.kind != KNN or q.signal in query_vectors)]
         if batched and on_engine:
             try:
@@ -253,6 +266,20 @@ class Searcher:
                                                    query_vectors[q.signal])
                         for q in the_plan.subqueries
                         if q.kind == KNN and q.input != SESSION and q.signal in query_vectors}
+        for f in dict.fromkeys(pipelined.values()):
+            names = [n for n, g in pipelined.items() if g is f]
+            try:
+                hits, counts, times = f.result()
+                results |= hits
+                totals |= counts
+                sub_took |= times
+            except CLIENT_ERRORS:
+                raise
+            except Exception:  # noqa: BLE001 - again one by one, as for the batch above
+                log.exception("the engine's sub-queries failed")
+                futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                                       query_vectors.get(q.signal))
+                            for q in the_plan.subqueries if q.signal in names}
         for q in the_plan.subqueries:
             if q.signal not in futures:
                 continue
@@ -322,12 +349,16 @@ class Searcher:
         }
 
     def _encode(self, the_plan: Plan, inputs: Mapping[str, Any], failed: dict[str, str],
-                skip: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+                skip: Mapping[str, Any] | None = None,
+                ready: Callable[[dict[str, np.ndarray]], None] | None = None
+                ) -> dict[str, np.ndarray]:
         """One query vector per (encoder, input), the encoders running side by side. An
         encoder that maps another's output (a DerivedEncoder) shares that one's pass.
         An encoder that fails on this query adds its signals to `failed`, with the
         reason, instead of failing the search (a client's bad input still raises).
-        Signals in `skip` already have their query vector."""
+        Signals in `skip` already have their query vector. `ready(vectors)` (signal ->
+        query vector) is called as each pass ends while others still run, so that the
+        caller can start those sub-queries; the returned vectors include them."""
         skip = skip or {}
         knn = [q for q in the_plan.subqueries if q.kind == KNN and q.encoder is not None
                and q.signal not in failed and q.signal not in skip]
@@ -350,18 +381,28 @@ class Searcher:
                 broken[(name, inp)] = f"encoder {name} unavailable: {e}"
                 continue
             jobs[(name, inp)] = (run(source, inp), project)
-        for (name, inp), (f, project) in jobs.items():
-            try:
-                vec = f.result() if project is None else project(f.result()[None])[0]
-                if not np.all(np.isfinite(vec)):
-                    raise EncoderError("the query vector is not finite")
-                by_key[(name, inp)] = vec
-            except CLIENT_ERRORS:
-                raise
-            except Exception as e:  # noqa: BLE001 - this signal fails, the others answer
-                log.exception("encoder %s failed on a query", name)
-                broken[(name, inp)] = (f"encoder {name} failed on this query "
-                                       f"({type(e).__name__}; the server log has the details)")
+        pending = set(passes.values())
+        for done in as_completed(list(pending)):
+            pending.discard(done)
+            new = {}
+            for (name, inp), (f, project) in jobs.items():
+                if f is not done:
+                    continue
+                try:
+                    vec = f.result() if project is None else project(f.result()[None])[0]
+                    if not np.all(np.isfinite(vec)):
+                        raise EncoderError("the query vector is not finite")
+                    by_key[(name, inp)] = new[(name, inp)] = vec
+                except CLIENT_ERRORS:
+                    raise
+                except Exception as e:  # noqa: BLE001 - this signal fails, the others answer
+                    log.exception("encoder %s failed on a query", name)
+                    broken[(name, inp)] = (f"encoder {name} failed on this query "
+                                           f"({type(e).__name__}; the server log has the "
+                                           "details)")
+            if ready is not None and pending and new:
+                ready({q.signal: new[(str(q.encoder), q.input)] for q in knn
+                       if (str(q.encoder), q.input) in new})
         for q in knn:
             if (str(q.encoder), q.input) in broken:
                 failed[q.signal] = broken[(str(q.encoder), q.input)]
