@@ -17,6 +17,11 @@ class QueryError(HybridError):
     """A search request is malformed (bad field, size, vector, ...)."""
 
 
+class NoSignalError(QueryError):
+    """No signal of the profile can answer the query (e.g. a photo on an index that has
+    no image vectors)."""
+
+
 class FilterError(QueryError):
     """A filter or facet request is malformed."""
 

@@ -151,8 +151,9 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
 
 def test_a_task_no_signal_can_answer_is_named(small_index: tuple[Path, Path, dict[str, str]],
                                               tasks: Path, tmp_path: Path) -> None:
-    """On an index without image vectors, photo queries cannot be answered: eval stops
-    with one line naming the task and the query, not only the planner's reason."""
+    """On an index without image vectors, photo queries cannot be answered: eval of that
+    task stops with one line naming the task and the query, not only the planner's
+    reason; eval of every task leaves it out, and says so."""
     folder, _, env = small_index
     lexical = tmp_path / "lexical"
     res = hybrid(lexical, env, "index", str(folder / "products.jsonl"), "--no-vectors",
@@ -165,6 +166,14 @@ def test_a_task_no_signal_can_answer_is_named(small_index: tuple[Path, Path, dic
     assert re.match(r"hybrid: error: task image, query i\S+: no signal of profile 'default'",
                     error), res.stderr
     assert "(--task chooses the tasks to run)" in error
+    # every task, as by default: the one no signal can answer is left out, and said
+    res = hybrid(lexical, env, "eval", "--data", str(tasks), "--cache", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"^hybrid: left out task image: no signal of profile 'default' can "
+                     r"answer this query: .*image:image_vector: no image_vector vectors",
+                     res.stderr, re.M), res.stderr
+    header = res.stdout.splitlines()[0].split()
+    assert "text" in header and "image" not in header, res.stdout
 
 
 def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, str]],

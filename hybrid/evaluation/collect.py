@@ -57,8 +57,8 @@ def collect(searcher: Any, qs: QuerySet, profile: Profile, *, cache_dir: Path | 
         try:
             out[q.qid] = one(searcher, q, base).without(q.exclude)
         except QueryError as e:  # e.g. photo queries on an index without image vectors
-            raise QueryError(f"task {qs.name}, query {q.qid}: {e} (--task chooses the tasks "
-                             "to run)") from e
+            raise type(e)(f"task {qs.name}, query {q.qid}: {e} (--task chooses the tasks "
+                          "to run)") from e
         if progress:
             progress(n, len(queries))
     if path is not None:

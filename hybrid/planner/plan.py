@@ -17,7 +17,7 @@ from typing import Any
 from hybrid.engines.filters import normalize, normalize_facets
 from hybrid.engines.schema import TEXT as TEXT_KIND
 from hybrid.engines.schema import IndexSchema
-from hybrid.errors import QueryError
+from hybrid.errors import NoSignalError, QueryError
 from hybrid.planner.adaptive import Fallback, WeightModel, query_weights
 from hybrid.planner.features import query_features, scripts_of
 from hybrid.planner.fusion import Ranked
@@ -213,7 +213,7 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
                                    s.field, s.encoder, s.fields, s.template,
                                    s.scripts))
     if not subqueries:
-        raise QueryError("no signal of profile "
+        raise NoSignalError("no signal of profile "
                          f"{profile.name!r} can answer this query: "
                          + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     transcribe = request.audio and any(q.input == TEXT for q in subqueries)
