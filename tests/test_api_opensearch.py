@@ -207,3 +207,33 @@ def test_server_side_fusion_gives_the_planner_top_10(os_small_index: str, shared
     assert not wrongly_refused, f"refused without a tie at the cut: {wrongly_refused[:3]}"
     # the node fuses most queries: a tie across the cut is the exception
     assert len(refused) < len(queries) / 4, f"{len(refused)} of {len(queries)} refused"
+
+
+def test_a_first_ingest_is_one_bulk_load(os_settings: Any, opensearch_client: Any,
+                                         opensearch_index_name: Callable[[], str],
+                                         shared_data: Path, tmp_path: Path) -> None:
+    """`hybrid index` into a new OpenSearch index loads it in bulk (no refresh, no
+    replicas until the end, then the index's settings back); into an index that already
+    exists, its settings stay as they are while it serves searches."""
+    catalog = tmp_path / "products.jsonl"
+    lines = (shared_data / "catalog" / "products.jsonl").read_text().splitlines()
+    catalog.write_text("\n".join(lines[:30]) + "\n")
+    alias = opensearch_index_name()
+
+    def index() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "hybrid.cli.main", "--engine", "opensearch", "--index",
+             alias, "index", str(catalog), "--field-map", str(FIELD_MAP), "--no-vectors",
+             "--no-progress"], cwd=REPO, env={**os.environ, "HYBRID_STATE_DIR": str(tmp_path)},
+            capture_output=True, text=True, timeout=300)
+
+    first = index()
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "one bulk load into the new index" in first.stdout
+    settings = opensearch_client.indices.get_settings(index=alias)
+    for entry in settings.values():
+        assert entry["settings"]["index"].get("refresh_interval") != "-1", settings
+    assert opensearch_client.count(index=alias)["count"] == 30
+    again = index()
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "bulk load" not in again.stdout

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -135,17 +136,19 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = LoadReport()
     catalog = read_catalog(args.catalog, mapping, report, args.format)
     index = Path(args.index)
-    if args.fresh and args.opensearch:
+    first = False  # a first ingest into a new OpenSearch index: one bulk load
+    if args.opensearch:
         from hybrid.engines import index_exists
 
-        if index_exists(args.index):
+        first = args.fresh or not index_exists(args.index)
+        if args.fresh and index_exists(args.index):
             with _engine(args) as old:
                 old.drop()
     elif args.fresh and index.exists():
         if not (index / "mapping.json").exists() and any(index.iterdir()):
             raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
         shutil.rmtree(index)
-    return ingest(args, *catalog)
+    return ingest(args, *catalog, bulk=first)
 
 
 def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
@@ -163,12 +166,16 @@ def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
 
 
 def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
-           roots: list[str] | None = None, dims: dict[str, int] | None = None) -> int:
+           roots: list[str] | None = None, dims: dict[str, int] | None = None,
+           bulk: bool = False) -> int:
     """Write products in batches (lexically searchable once committed), report the rejected
     rows, then plan the vectors: computed here, or by the workers with REDIS_URL. Uses
     args.index, mapping, batch_size, no_progress, rejects, no_vectors and
     recompute_vectors. `roots` are remembered in the index as its media roots; `dims`
-    is filled with the index's vector dimensions before the first product is read."""
+    is filled with the index's vector dimensions before the first product is read.
+    `bulk`: the products go into a new index, in one bulk load where the engine has
+    one (OpenSearch: no refresh and no replicas until the last batch is in); an index
+    that already serves searches keeps its settings."""
     from tqdm import tqdm
 
     from hybrid.catalog import Rejected
@@ -183,19 +190,23 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
+    bulk = bulk and hasattr(engine, "bulk_load")
     try:
-        for batch in _batches((p.to_dict() for p in products), args.batch_size):
-            for doc, res in zip(batch, engine.add(batch), strict=True):
-                if res.ok:
-                    written.append(doc)
-                else:
-                    report.rejected.append(Rejected(report.lines.get(str(res.id), 0), res.id,
-                                                    None, res.error or "refused"))
-            bar.update(len(batch))
+        with engine.bulk_load() if bulk else nullcontext():
+            for batch in _batches((p.to_dict() for p in products), args.batch_size):
+                for doc, res in zip(batch, engine.add(batch), strict=True):
+                    if res.ok:
+                        written.append(doc)
+                    else:
+                        report.rejected.append(Rejected(report.lines.get(str(res.id), 0),
+                                                        res.id, None, res.error or "refused"))
+                bar.update(len(batch))
         engine.commit()
         bar.close()
         took = time.perf_counter() - start
         _summary(args.index, len(written), took, report, args.rejects)
+        if bulk:
+            print("  (one bulk load into the new index: refreshed once, replicas restored)")
         if not args.no_vectors:
             from hybrid.cli.vectors import fill_vectors, print_fill
 
