@@ -203,7 +203,9 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     assert [s["name"] for s in res["signals"]] == ["bm25"]
     assert search(api, q="shirt", profile="titles")["profile"]["version"] == 2
     listed = requests.get(f"{api.url}/profiles", timeout=10).json()["profiles"]
-    assert {"name": "titles", "versions": [1, 2]} in listed
+    assert {"name": "titles", "versions": [1, 2], "inputs": ["text"]} in listed
+    similar = next(p for p in listed if p["name"] == "similar")
+    assert "product" in similar["inputs"]  # the inspector does not offer it for the search box
     inline = search(api, q="shirt", weights={"bm25": 0, "text:image_text_vector": 0})
     assert [s["name"] for s in inline["signals"]] == ["text:text_vector"]
 

@@ -170,6 +170,11 @@ def test_text_search_shows_hits_bars_and_explanations(page: Any, server: ApiServ
     assert float(row.nth(3).inner_text()) == pytest.approx(bm25["normalized"], abs=1e-4)
     assert "profile default version 1" in first.locator(".explain-body").inner_text()
     assert f"{expected['total']} results" in page.inner_text("#summary")
+    # a profile whose query is a product is not offered for the search box
+    assert page.locator('#profile option[value="default"]').is_enabled()
+    similar = page.locator('#profile option[value="similar"]')
+    assert similar.is_disabled() and "products like a given one" in similar.inner_text()
+    assert page.locator('#profile option[value="similar@1"]').count() == 0
 
 
 def test_facet_click_filters_and_paging(page: Any, server: ApiServer) -> None:

@@ -389,7 +389,21 @@ def spec() -> dict[str, Any]:
                                **_problems(400, 401)}}},
             "/profiles": {
                 "get": {"operationId": "listProfiles",
-                        "responses": {"200": _ok({"type": "object"})}}},
+                        "responses": {"200": _ok({"type": "object", "required": ["profiles"],
+                                                  "properties": {"profiles": {
+                                                      "type": "array", "items": {
+                                                          "type": "object",
+                                                          "required": ["name", "versions",
+                                                                       "inputs"],
+                                                          "properties": {
+                                                              "name": {"type": "string"},
+                                                              "versions": {
+                                                                  "type": "array",
+                                                                  "items": {"type": "integer"}},
+                                                              "inputs": {
+                                                                  "type": "array",
+                                                                  "items": {"type": "string"}},
+                                                          }}}}})}}},
             "/profiles/{name}": {
                 "get": {"operationId": "getProfile",
                         "parameters": [_NAME, {"name": "version", "in": "query",

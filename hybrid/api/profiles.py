@@ -15,8 +15,11 @@ bp = Blueprint("profiles", __name__)
 
 @bp.get("/profiles")
 def list_profiles() -> Response:
+    """Each profile's name, versions, and the inputs its latest version's signals take
+    (text, image, audio; product for products like a given one, session)."""
     store = services().profiles
-    return jsonify({"profiles": [{"name": n, "versions": store.versions(n)}
+    return jsonify({"profiles": [{"name": n, "versions": store.versions(n),
+                                  "inputs": sorted({s.input for s in store.get(n).signals})}
                                  for n in store.names()]})
 
 

@@ -14,6 +14,11 @@ export async function profileOptions(select, {withDefault = true, withKeyword = 
   try {
     for (const p of await profiles()) {
       const latest = p.versions[p.versions.length - 1];
+      if ((p.inputs || []).includes("product")) {  // e.g. similar: a product is its query
+        opts.push(h("option", {value: p.name, disabled: true},
+                    `${p.name} (products like a given one: GET /products/<id>/similar)`));
+        continue;
+      }
       opts.push(h("option", {value: p.name}, `${p.name} (latest, v${latest})`));
       for (const v of [...p.versions].reverse()) {
         opts.push(h("option", {value: `${p.name}@${v}`}, `${p.name}@${v}`));
