@@ -13,6 +13,7 @@ from engine_conformance import DIM, small_schema
 
 from hybrid.engines.embedded import EmbeddedEngine, graph, vectors
 from hybrid.engines.embedded.graph import Graph
+from hybrid.engines.schema import IndexSchema
 
 pytestmark = pytest.mark.integration
 
@@ -44,8 +45,15 @@ def test_graph_finds_each_vector_and_skips_dead_nodes(tmp_path: Path) -> None:
     assert np.all(np.diff(sims1) <= 1e-6)  # best first
 
 
-def engine_with_vectors(path: Path, n: int) -> tuple[EmbeddedEngine, np.ndarray]:
-    e = EmbeddedEngine(path, mapping=small_schema())
+def engine_with_vectors(path: Path, n: int, ef_search: int | None = None
+                        ) -> tuple[EmbeddedEngine, np.ndarray]:
+    """An index of n random unit vectors in text_vector (ef_search: the index setting)."""
+    schema = small_schema()
+    if ef_search is not None:
+        body = json.loads(json.dumps(schema.body))
+        body["settings"]["index"]["knn.algo_param.ef_search"] = ef_search
+        schema = IndexSchema.from_dict(body)
+    e = EmbeddedEngine(path, mapping=schema)
     x = unit_rows(n, DIM)
     e.add([{"id": f"d{i:03d}", "title": f"doc {i}", "vectors": {"text_vector": x[i]}}
            for i in range(n)])
@@ -78,8 +86,7 @@ def test_a_small_field_is_searched_exactly(tmp_path: Path,
     the true top 10 of grocery queries out (a small cluster, queried in words). Below
     EXACT_BELOW vectors the snapshot is scanned: the top 10 is the exact one, however
     poor the graph's search is made here (ef 1)."""
-    monkeypatch.setattr(vectors, "EF_SEARCH", 1)
-    e, x = engine_with_vectors(tmp_path / "ix", 3000)
+    e, x = engine_with_vectors(tmp_path / "ix", 3000, ef_search=1)
     assert e.vectors.fields["text_vector"].snap.hnsw is not None
     queries = unit_rows(30, DIM, seed=11)
     exact = [[f"d{i:03d}" for i in np.argsort(-(x @ q), kind="stable")[:10]] for q in queries]
@@ -145,3 +152,22 @@ def test_lexical_ties_are_ordered_by_id_whichever_source_names_them(tmp_path: Pa
                     ] == order[:2]
     fresh.close()
     e.close()
+
+
+def test_ef_search_comes_from_the_mapping(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index setting knn.algo_param.ef_search (OpenSearch's vocabulary) sets how many
+    candidates the graph examines: at 1 it misses neighbours that 400 finds."""
+    monkeypatch.setattr(vectors, "EXACT_BELOW", 0)  # the graph, at every size
+    queries = unit_rows(30, DIM, seed=11)
+
+    def recall(ef: int) -> float:
+        e, x = engine_with_vectors(tmp_path / f"ef{ef}", 3000, ef_search=ef)
+        assert e.vectors.fields["text_vector"].field.ef_search == ef
+        exact = [set(np.argsort(-(x @ q))[:10].tolist()) for q in queries]
+        found = [{int(h.id[1:]) for h in e.knn_search("text_vector", q, k=10).hits}
+                 for q in queries]
+        e.close()
+        return sum(len(a & b) for a, b in zip(exact, found, strict=True)) / 300
+    assert recall(400) > recall(1)
+    assert recall(400) >= 0.95

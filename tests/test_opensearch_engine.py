@@ -5,6 +5,7 @@ OPENSEARCH_URL, else the node under .cache/ started for the session)."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from engine_conformance import DIM, EngineConformance, _vec, corpus, small_schema
 
 from hybrid.engines.opensearch import OpenSearchEngine, OpenSearchSettings
+from hybrid.engines.schema import IndexSchema
 from hybrid.errors import QueryError, SchemaError
 
 pytestmark = pytest.mark.integration
@@ -132,6 +134,23 @@ def test_a_small_index_answers_k_nn_exactly(os_index: Any) -> None:
     assert "knn" in e.knn_query("text_vector", x[0], 10, None)
     graph = e.knn_search("text_vector", x[3], k=1).hits
     assert graph[0].id == "d0003" and graph[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_node_takes_the_mappings_ef_search(os_index: Any) -> None:
+    """A lucene field examines max(k, ef_search) candidates when the query says so
+    (method_parameters): the index setting alone leaves it at k."""
+    body = json.loads(json.dumps(small_schema().body))
+    body["settings"]["index"]["knn.algo_param.ef_search"] = 300
+    e = os_index(mapping=IndexSchema.from_dict(body))
+    e.exact_below = 0  # the graph
+    x = np.random.default_rng(6).normal(size=(50, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    e.add([{"id": f"d{i:02d}", "title": "x", "vectors": {"text_vector": x[i].tolist()}}
+           for i in range(50)])
+    spec = e.knn_query("text_vector", x[0], 10, None)["knn"]["text_vector"]
+    assert spec["method_parameters"] == {"ef_search": 300}
+    hits = e.knn_search("text_vector", x[7], k=3).hits
+    assert len(hits) == 3 and hits[0].id == "d07"
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "graph"])

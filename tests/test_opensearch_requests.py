@@ -75,7 +75,12 @@ def test_search_bodies_are_valid() -> None:
     every = rq.search_body(rq.lexical_query("", {"title": 1.0}, None), size=0)
     exact = rq.search_body(rq.exact_knn_query("text_vector", [0.1] * DIM, "cosinesimil",
                                               FILTER), size=7, source=False)
-    for body in (lexical, knn, every, exact):
+    wide = rq.search_body(rq.knn_query("text_vector", [0.1] * DIM, 7, None, ef_search=200),
+                          size=7, source=False)
+    assert wide["query"]["knn"]["text_vector"]["method_parameters"] == {"ef_search": 200}
+    assert "method_parameters" not in rq.knn_query("text_vector", [0.1] * DIM, 100, None,
+                                                   ef_search=100)["knn"]["text_vector"]
+    for body in (lexical, knn, every, exact, wide):
         assert spec.errors(body, "_core", "search") == []
     assert lexical["sort"] == [{"_score": "desc"}, "id"]
     assert lexical["query"]["bool"]["minimum_should_match"] == 1  # the filter alone is no match

@@ -48,6 +48,32 @@ def test_bad_mappings_are_refused(change, message: str) -> None:
         IndexSchema.from_dict(body)
 
 
+def test_ef_search_from_the_index_setting_or_the_field() -> None:
+    """knn.algo_param.ef_search, dotted or nested as OpenSearch takes it, for every vector
+    field; a field's own method.parameters.ef_search (a faiss field's) before it."""
+    assert {f.ef_search for f in IndexSchema.from_dict(BODY).vector_fields.values()} == {100}
+    body = copy.deepcopy(BODY)
+    body["settings"]["index"].pop("knn.algo_param.ef_search")
+    assert {f.ef_search for f in IndexSchema.from_dict(body).vector_fields.values()} == {100}
+    body["settings"]["index"]["knn"] = {"algo_param": {"ef_search": 256}}
+    body["mappings"]["properties"]["image_vector"]["method"]["parameters"]["ef_search"] = 512
+    fields = IndexSchema.from_dict(body).vector_fields
+    assert fields["image_vector"].ef_search == 512 and fields["text_vector"].ef_search == 256
+
+
+@pytest.mark.parametrize("value", [0, -5, "many", 2.5, True])
+def test_a_bad_ef_search_is_refused(value: object) -> None:
+    body = copy.deepcopy(BODY)
+    body["settings"]["index"]["knn.algo_param.ef_search"] = value
+    with pytest.raises(SchemaError, match="ef_search must be a positive integer"):
+        IndexSchema.from_dict(body)
+    body = copy.deepcopy(BODY)
+    body["mappings"]["properties"]["text_vector"]["method"]["parameters"]["ef_search"] = value
+    if value:  # 0 in a field means: the index setting
+        with pytest.raises(SchemaError, match="'text_vector': ef_search must be"):
+            IndexSchema.from_dict(body)
+
+
 def test_load_errors(tmp_path) -> None:
     with pytest.raises(SchemaError, match="not found"):
         IndexSchema.load(tmp_path / "missing.json")

@@ -8,7 +8,7 @@ fields exist, how they are analysed and which hold vectors. This module only par
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class Field:
     space: str = ""
     hnsw_m: int = 16  # method.parameters.m
     hnsw_ef_construction: int = 100  # method.parameters.ef_construction
+    # candidates an HNSW search examines (at least k): method.parameters.ef_search (a
+    # faiss field's), else the index setting knn.algo_param.ef_search, else 100
+    ef_search: int = 0
     copy_to: tuple[str, ...] = ()
 
 
@@ -89,6 +92,9 @@ class IndexSchema:
             for target in f.copy_to:
                 if target not in fields or fields[target].kind != TEXT:
                     raise SchemaError(f"field {f.path!r} copies to {target!r}, not a text field")
+        ef = index_ef_search(body.get("settings", {}))
+        fields = {k: replace(f, ef_search=ef) if f.kind == VECTOR and not f.ef_search else f
+                  for k, f in fields.items()}
         meta = mappings.get("_meta", {}).get("hybrid", {})
         search = {str(k): float(v) for k, v in meta.get("search_fields", {}).items()}
         for name in search:
@@ -197,6 +203,32 @@ def _parse_property(name: str, spec: dict[str, Any], fields: dict[str, Field],
         fields[f"{name}.{sub}"] = _field(f"{name}.{sub}", subspec, subspec.get("type"), source, ())
 
 
+def index_ef_search(settings: Any) -> int:
+    """The index setting knn.algo_param.ef_search, written nested or dotted (OpenSearch
+    accepts both), else OpenSearch's default, 100."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            flat[prefix] = value
+    walk("", settings if isinstance(settings, dict) else {})
+    value = flat.get("index.knn.algo_param.ef_search", flat.get("knn.algo_param.ef_search"))
+    return 100 if value is None else _positive(value, "setting knn.algo_param.ef_search")
+
+
+def _positive(value: Any, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n <= 0 or isinstance(value, bool) or (isinstance(value, float) and n != value):
+        raise SchemaError(f"{what} must be a positive integer, got {value!r}")
+    return n
+
+
 def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
            copy: tuple[str, ...]) -> Field:
     if spec.get("index") is False and kind != "knn_vector":
@@ -218,9 +250,11 @@ def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
             raise SchemaError(f"vector field {path!r}: space_type {space!r} is not one of "
                               f"{', '.join(sorted(_SPACES))}")
         params = spec.get("method", {}).get("parameters", {})
+        ef = params.get("ef_search", 0)
         return Field(path, VECTOR, source, dimension=dim, space=space,
                      hnsw_m=int(params.get("m", 16)),
-                     hnsw_ef_construction=int(params.get("ef_construction", 100)))
+                     hnsw_ef_construction=int(params.get("ef_construction", 100)),
+                     ef_search=_positive(ef, f"vector field {path!r}: ef_search") if ef else 0)
     raise SchemaError(f"field {path!r} has unsupported type {kind!r}")
 
 

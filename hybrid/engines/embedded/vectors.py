@@ -31,7 +31,6 @@ from hybrid.engines.schema import Field
 from hybrid.errors import EngineError
 
 FOLD_THRESHOLD = 10_000
-EF_SEARCH = 100  # OpenSearch's default ef_search
 EXACT_BELOW = EXACT_KNN_BELOW  # a snapshot of fewer vectors is scanned, not searched
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -181,7 +180,7 @@ class FieldVectors:
         sims = np.zeros(0, dtype=np.float32)
         if self.snap.hnsw is not None:
             want = min(k + len(self._shadowed), len(self.snap.keys))
-            keys, sims = self.snap.hnsw.search(q, want, EF_SEARCH)
+            keys, sims = self.snap.hnsw.search(q, want, self.field.ef_search or 100)
             if len(self._shadowed):
                 keep = ~np.isin(keys, self._shadowed)
                 keys, sims = keys[keep], sims[keep]

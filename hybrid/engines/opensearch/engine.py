@@ -458,7 +458,7 @@ class OpenSearchEngine:
             raise QueryError(str(e)) from e
         if f.space in EXACT_SPACES and self.exact_knn():
             return rq.exact_knn_query(field, vec, f.space, self._filter_clause(filter))
-        return rq.knn_query(field, vec, k, self._filter_clause(filter))
+        return rq.knn_query(field, vec, k, self._filter_clause(filter), f.ef_search)
 
     def exact_knn(self) -> bool:
         """Whether k-NN is exact here: the index holds fewer than `exact_below`

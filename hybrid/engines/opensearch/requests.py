@@ -154,13 +154,17 @@ def lexical_query(text: str, fields: Mapping[str, float], flt: Mapping[str, Any]
     return query
 
 
-def knn_query(field: str, vector: list[float], k: int, flt: Mapping[str, Any] | None
-              ) -> dict[str, Any]:
+def knn_query(field: str, vector: list[float], k: int, flt: Mapping[str, Any] | None,
+              ef_search: int = 0) -> dict[str, Any]:
     """k-NN with the filter inside the clause (efficient filtering: k hits even when the
-    filter passes few documents)."""
+    filter passes few documents). An `ef_search` above k goes in method_parameters (k-NN
+    2.16+): a lucene field examines max(k, ef_search) candidates, as the embedded
+    engine's graph does, where the index setting alone would leave it at k."""
     spec: dict[str, Any] = {"vector": vector, "k": k}
     if flt:
         spec["filter"] = flt
+    if ef_search > k:
+        spec["method_parameters"] = {"ef_search": ef_search}
     return {"knn": {field: spec}}
 
 
