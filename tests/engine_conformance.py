@@ -247,8 +247,13 @@ class EngineConformance:
                      lambda: loaded.lexical_search("shoes", fields={"title": "high"}),
                      lambda: loaded.lexical_search("shoes", fields={"title": float("nan")}),
                      lambda: loaded.lexical_search("shoes", size="3"),
+                     lambda: loaded.lexical_search("shoes", size=True),
                      lambda: loaded.knn_search("text_vector", "abc"),
-                     lambda: loaded.knn_search("text_vector", _vec(1), k=-1)):
+                     lambda: loaded.knn_search("text_vector", _vec(1), k=-1),
+                     lambda: loaded.knn_search("text_vector", _vec(1), k=True),
+                     # found by the API fuzz run: a facet size of true was a 500
+                     lambda: loaded.lexical_search("", facets={"b": {"terms": {
+                         "field": "brand", "size": True}}})):
             with pytest.raises(QueryError):
                 call()
 

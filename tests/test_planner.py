@@ -48,6 +48,7 @@ def test_profile_round_trips_through_json() -> None:
     ({"signals": [{"kind": "lexical"}], "normalizer": "sigmoid"}, "normalizer"),
     ({"signals": [{"kind": "lexical"}], "combiner": "max"}, "combiner"),
     ({"signals": [{"kind": "lexical"}], "depth": 0}, "depth"),
+    ({"signals": [{"kind": "lexical"}], "version": True}, "version"),
     ({"signals": [{"kind": "lexical"}], "name": "../etc"}, "profile name"),
     ({"signals": [{"kind": "lexical"}], "alpha": 1}, "unknown key"),
 ])

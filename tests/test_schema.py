@@ -35,6 +35,7 @@ def test_project_mapping() -> None:
     (lambda b: b["settings"]["analysis"]["filter"]["english_porter2"].update(language="german"),
      "not supported"),
     (lambda b: b["mappings"]["properties"]["text_vector"].update(dimension=0), "dimension"),
+    (lambda b: b["mappings"]["properties"]["text_vector"].update(dimension=True), "dimension"),
     (lambda b: b["mappings"]["properties"]["text_vector"].update(space_type="hamming"),
      "space_type"),
     (lambda b: b["mappings"]["properties"]["price"].update(type="geo_point"), "unsupported type"),

@@ -40,7 +40,7 @@ EXACT_KNN_BELOW = 10_000
 def check_window(size: int, offset: int) -> None:
     """QueryError unless 0 <= size, offset and size + offset <= MAX_RESULT_WINDOW (the same
     rule on every engine)."""
-    if not isinstance(size, int) or not isinstance(offset, int) or size < 0 or offset < 0:
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in (size, offset)):
         raise QueryError("size and offset must be non-negative integers")
     if size + offset > MAX_RESULT_WINDOW:
         raise QueryError(f"offset + size must be at most {MAX_RESULT_WINDOW}")

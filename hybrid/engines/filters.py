@@ -164,7 +164,7 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
         path = _field(str(arg.get("field", "")), schema)
         if kind == "terms":
             size = arg.get("size", 10)
-            if not isinstance(size, int) or not 1 <= size <= 1000:
+            if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
                 raise FilterError(f"facet {name!r}: size must be an integer in 1..1000")
             out[name] = {"terms": {"field": path, "size": size}}
             continue

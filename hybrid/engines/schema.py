@@ -244,7 +244,7 @@ def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
     if kind == "knn_vector":
         dim = spec.get("dimension")
         space = spec.get("space_type", spec.get("method", {}).get("space_type", "l2"))
-        if not isinstance(dim, int) or dim <= 0:
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
             raise SchemaError(f"vector field {path!r} needs a positive integer 'dimension'")
         if space not in _SPACES:
             raise SchemaError(f"vector field {path!r}: space_type {space!r} is not one of "

@@ -150,7 +150,8 @@ class Profile:
         if (isinstance(self.rrf_k, bool) or not isinstance(self.rrf_k, int)
                 or not 1 <= self.rrf_k <= MAX_RRF_K):
             raise ProfileError(f"rrf_k must be an integer from 1 to {MAX_RRF_K}")
-        if not isinstance(self.version, int) or self.version < 1:
+        if (isinstance(self.version, bool) or not isinstance(self.version, int)
+                or self.version < 1):
             raise ProfileError("version must be a positive integer")
         _depth(self.depth)
         if not valid_name(self.name):
