@@ -75,6 +75,36 @@ def test_a_bad_ef_search_is_refused(value: object) -> None:
             IndexSchema.from_dict(body)
 
 
+@pytest.mark.parametrize("name", ["m", "ef_construction"])
+@pytest.mark.parametrize("value", [0, -5, "many", 2.5, True, None, [], {}])
+def test_bad_hnsw_parameters_are_refused(name: str, value: object) -> None:
+    """A mapping's m and ef_construction are positive integers: anything else is a
+    SchemaError (the CLI's one-line error), not a ValueError or TypeError."""
+    body = copy.deepcopy(BODY)
+    body["mappings"]["properties"]["text_vector"]["method"]["parameters"][name] = value
+    with pytest.raises(SchemaError, match=f"'text_vector': {name} must be a positive integer"):
+        IndexSchema.from_dict(body)
+
+
+@pytest.mark.parametrize("change", [
+    lambda f: f.update(method="hnsw"),
+    lambda f: f["method"].update(parameters=[16]),
+    lambda f: f.update(space_type=["l2"]),
+])
+def test_a_vector_field_of_the_wrong_shape_is_refused(change) -> None:
+    body = copy.deepcopy(BODY)
+    change(body["mappings"]["properties"]["text_vector"])
+    with pytest.raises(SchemaError, match="'text_vector'"):
+        IndexSchema.from_dict(body)
+
+
+def test_an_empty_object_is_not_an_ef_search() -> None:
+    body = copy.deepcopy(BODY)
+    body["settings"]["index"]["knn.algo_param.ef_search"] = {}
+    with pytest.raises(SchemaError, match="ef_search must be a positive integer"):
+        IndexSchema.from_dict(body)
+
+
 def test_load_errors(tmp_path) -> None:
     with pytest.raises(SchemaError, match="not found"):
         IndexSchema.load(tmp_path / "missing.json")

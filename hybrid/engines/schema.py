@@ -209,7 +209,7 @@ def index_ef_search(settings: Any) -> int:
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an empty object is a value, refused below
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         else:
@@ -243,17 +243,22 @@ def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
         return Field(path, BOOLEAN, source)
     if kind == "knn_vector":
         dim = spec.get("dimension")
-        space = spec.get("space_type", spec.get("method", {}).get("space_type", "l2"))
+        method = spec.get("method", {})
+        params = method.get("parameters", {}) if isinstance(method, dict) else None
+        if not isinstance(params, dict):
+            raise SchemaError(f"vector field {path!r}: method and its parameters must be "
+                              "objects")
+        space = spec.get("space_type", method.get("space_type", "l2"))
         if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0:
             raise SchemaError(f"vector field {path!r} needs a positive integer 'dimension'")
-        if space not in _SPACES:
+        if not isinstance(space, str) or space not in _SPACES:
             raise SchemaError(f"vector field {path!r}: space_type {space!r} is not one of "
                               f"{', '.join(sorted(_SPACES))}")
-        params = spec.get("method", {}).get("parameters", {})
         ef = params.get("ef_search", 0)
         return Field(path, VECTOR, source, dimension=dim, space=space,
-                     hnsw_m=int(params.get("m", 16)),
-                     hnsw_ef_construction=int(params.get("ef_construction", 100)),
+                     hnsw_m=_positive(params.get("m", 16), f"vector field {path!r}: m"),
+                     hnsw_ef_construction=_positive(params.get("ef_construction", 100),
+                                                    f"vector field {path!r}: ef_construction"),
                      ef_search=_positive(ef, f"vector field {path!r}: ef_search") if ef else 0)
     raise SchemaError(f"field {path!r} has unsupported type {kind!r}")
 
