@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import re
+import shutil
 import struct
 import time
 import wave
@@ -208,6 +209,23 @@ def test_profiles_by_name_and_version(api: Any) -> None:
     assert "product" in similar["inputs"]  # the inspector does not offer it for the search box
     inline = search(api, q="shirt", weights={"bm25": 0, "text:image_text_vector": 0})
     assert [s["name"] for s in inline["signals"]] == ["text:text_vector"]
+
+
+def test_a_damaged_profile_does_not_hide_the_others(api: Any) -> None:
+    """GET /profiles reads each profile's latest version for its inputs: a file that no
+    longer parses lists no inputs, and the others are still listed (it once answered 400
+    for the whole list, so the inspector's menus offered nothing)."""
+    folder = Path(api.index) / "profiles" / "damaged"
+    folder.mkdir(parents=True)
+    try:
+        (folder / "v1.json").write_text('{"name": "damaged", "signals": [')
+        r = requests.get(f"{api.url}/profiles", timeout=10)
+        assert r.status_code == 200
+        listed = {p["name"]: p for p in r.json()["profiles"]}
+        assert listed["damaged"] == {"name": "damaged", "versions": [1], "inputs": []}
+        assert "text" in listed["default"]["inputs"]
+    finally:
+        shutil.rmtree(folder)
 
 
 @pytest.mark.parametrize("kwargs, status, detail", [

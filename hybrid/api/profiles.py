@@ -7,8 +7,9 @@ from flask import Blueprint, Response, jsonify, request
 from hybrid.api import jsonbody
 from hybrid.api.security import require_key
 from hybrid.api.services import services
-from hybrid.errors import ProfileError
+from hybrid.errors import HybridError, ProfileError
 from hybrid.planner.profile import Profile
+from hybrid.search.profiles import ProfileStore
 
 bp = Blueprint("profiles", __name__)
 
@@ -16,11 +17,19 @@ bp = Blueprint("profiles", __name__)
 @bp.get("/profiles")
 def list_profiles() -> Response:
     """Each profile's name, versions, and the inputs its latest version's signals take
-    (text, image, audio; product for products like a given one, session)."""
+    (text, image, audio; product for products like a given one, session). A latest
+    version that cannot be read (a damaged file) lists no inputs: one bad profile does
+    not hide the others, and reading it by name says what is wrong."""
     store = services().profiles
     return jsonify({"profiles": [{"name": n, "versions": store.versions(n),
-                                  "inputs": sorted({s.input for s in store.get(n).signals})}
-                                 for n in store.names()]})
+                                  "inputs": _inputs(store, n)} for n in store.names()]})
+
+
+def _inputs(store: ProfileStore, name: str) -> list[str]:
+    try:
+        return sorted({s.input for s in store.get(name).signals})
+    except HybridError:
+        return []
 
 
 @bp.get("/profiles/<name>")
