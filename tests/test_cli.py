@@ -104,6 +104,16 @@ def test_index_reports_good_and_bad_rows(tmp_path: Path, catalog: Path) -> None:
             number, res.stdout)  # fmt: skip
 
 
+def test_index_of_only_rejected_rows_fails(tmp_path: Path) -> None:
+    """Found by a new user: a catalog whose every row was rejected (images outside the
+    media roots) printed 'indexed 0 products' and exited 0, as if it had worked."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({"title": f"no id {i}"}) + "\n" for i in range(3)))
+    res = hybrid(tmp_path / "ix", "index", str(bad), "--no-progress")
+    assert "indexed 0 products" in res.stdout and "rejected 3" in res.stdout, res.stdout
+    assert "no product was indexed: all 3 rows were rejected" in one_error_line(res)
+
+
 def test_index_with_progress_bar_and_rejects_file(tmp_path: Path, catalog: Path) -> None:
     rejects = tmp_path / "rejects.jsonl"
     res = hybrid(tmp_path / "ix", "index", str(catalog), "--rejects", str(rejects))

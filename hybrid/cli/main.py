@@ -206,7 +206,10 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
         took = time.perf_counter() - start
         _summary(args.index, len(written), took, report, args.rejects)
         if bulk:
-            print("  (one bulk load into the new index: refreshed once, replicas restored)")
+            print("  (one bulk load into the new index: refreshed once, its settings restored)")
+        if report.read and not written:  # a wrong file or field map, not a bad row or two
+            raise HybridError(f"no product was indexed: all {report.read:,} rows were "
+                              "rejected (the reasons are above)")
         if not args.no_vectors:
             from hybrid.cli.vectors import fill_vectors, print_fill
 
