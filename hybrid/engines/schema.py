@@ -254,12 +254,13 @@ def _field(path: str, spec: dict[str, Any], kind: Any, source: str,
         if not isinstance(space, str) or space not in _SPACES:
             raise SchemaError(f"vector field {path!r}: space_type {space!r} is not one of "
                               f"{', '.join(sorted(_SPACES))}")
-        ef = params.get("ef_search", 0)
+        ef = params.get("ef_search")
         return Field(path, VECTOR, source, dimension=dim, space=space,
                      hnsw_m=_positive(params.get("m", 16), f"vector field {path!r}: m"),
                      hnsw_ef_construction=_positive(params.get("ef_construction", 100),
                                                     f"vector field {path!r}: ef_construction"),
-                     ef_search=_positive(ef, f"vector field {path!r}: ef_search") if ef else 0)
+                     ef_search=0 if ef is None  # the index setting's, below
+                     else _positive(ef, f"vector field {path!r}: ef_search"))
     raise SchemaError(f"field {path!r} has unsupported type {kind!r}")
 
 
