@@ -150,15 +150,20 @@ def test_learn_from_a_click_log(small_index: tuple[Path, Path, dict[str, str]], 
 
 
 def test_a_task_no_signal_can_answer_is_named(small_index: tuple[Path, Path, dict[str, str]],
-                                              tasks: Path, tmp_path: Path) -> None:
+                                              tasks: Path, tmp_path: Path,
+                                              shared_data: Path) -> None:
     """On an index without image vectors, photo queries cannot be answered: eval of that
     task stops with one line naming the task and the query, not only the planner's
     reason; eval of every task leaves it out, and says so."""
+    from api_index import FIELD_MAP
+
     folder, _, env = small_index
     lexical = tmp_path / "lexical"
-    res = hybrid(lexical, env, "index", str(folder / "products.jsonl"), "--no-vectors",
+    res = hybrid(lexical, {**env, "HYBRID_MEDIA_ROOTS": str(shared_data)}, "index",
+                 str(folder / "products.jsonl"), "--field-map", str(FIELD_MAP), "--no-vectors",
                  "--no-progress")
     assert res.returncode == 0, res.stderr
+    assert "indexed 170 products" in res.stdout, res.stdout  # (it once indexed none)
     res = hybrid(lexical, env, "eval", "--data", str(tasks), "--task", "image",
                  "--cache", str(tmp_path / "c"))
     assert res.returncode == 2, res.stderr
@@ -174,6 +179,8 @@ def test_a_task_no_signal_can_answer_is_named(small_index: tuple[Path, Path, dic
                      res.stderr, re.M), res.stderr
     header = res.stdout.splitlines()[0].split()
     assert "text" in header and "image" not in header, res.stdout
+    # progress to a file (not a terminal) is whole lines, not one line rewritten with \r
+    assert "text: 24/24 queries" in res.stderr.splitlines() and "\r" not in res.stderr
 
 
 def test_judgments_convert_both_ways(small_index: tuple[Path, Path, dict[str, str]],

@@ -82,8 +82,12 @@ def one(searcher: Any, q: Any, profile: Profile) -> QueryResults:
 
 
 def stderr_progress(label: str) -> Progress:
+    """Every 25 queries, on one line rewritten in place on a terminal, and as lines of
+    their own in a log file."""
     def show(n: int, total: int) -> None:
         if n == total or n % 25 == 0:
-            print(f"\r{label}: {n}/{total} queries", end="\n" if n == total else "",
-                  file=sys.stderr, flush=True)
+            tty = sys.stderr.isatty()
+            start = "\r" if tty else ""
+            print(f"{start}{label}: {n}/{total} queries",
+                  end="\n" if n == total or not tty else "", file=sys.stderr, flush=True)
     return show
