@@ -61,7 +61,7 @@ def test_numeric_strings_are_read_as_numbers() -> None:
     ({"x": {"range": {"field": "attributes.colour", "ranges": [{"to": 5}]}}}, "numeric"),
     ({"x": {"range": {"field": "brand", "ranges": [{"to": 5}]}}}, "numeric"),
     ({"x": {"terms": {"field": "price", "size": "5"}}}, "size"),
-    ({"x": {"terms": {"field": 5}}}, "cannot filter"),
+    ({"x": {"terms": {"field": 5}}}, "'field' must be a field name"),
     ({"x": {"range": {"field": "price", "ranges": [{"to": "abc"}]}}}, "finite number"),
     ({"x": {"range": {"field": "price", "ranges": "0-5"}}}, "non-empty list"),
 ])
@@ -109,6 +109,14 @@ def test_cli_facets() -> None:
     with pytest.raises(FilterError):
         filters.normalize_facets({"x": {"range": {"field": "brand", "ranges": [{"to": 1}]}}},
                                  SCHEMA)
+    # found by a new user: an unknown key was ignored, a field of true named 'True'
+    for spec, message in (({"terms": {"field": "brand", "min_doc_count": 2}}, "min_doc_count"),
+                          ({"range": {"field": "price", "ranges": [{"to": 1}], "keyed": 1}},
+                           "keyed"),
+                          ({"terms": {"field": True}}, "'field' must be a field name, got True"),
+                          ({"terms": {}}, "'field' must be a field name")):
+        with pytest.raises(FilterError, match=message):
+            filters.normalize_facets({"x": spec}, SCHEMA)
     # found by the API fuzz run: GET /search?facets=1 parses to a number
     with pytest.raises(FilterError, match="object of named facets"):
         filters.normalize_facets(1, SCHEMA)  # type: ignore[arg-type]

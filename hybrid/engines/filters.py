@@ -161,7 +161,15 @@ def normalize_facets(facets: Mapping[str, Any] | None, schema: IndexSchema) -> d
         (kind, arg), = spec.items()
         if kind not in ("terms", "range") or not isinstance(arg, Mapping):
             raise FilterError(f"facet {name!r}: unknown kind {kind!r}; use terms or range")
-        path = _field(str(arg.get("field", "")), schema)
+        unknown = set(arg) - ({"field", "size"} if kind == "terms" else {"field", "ranges"})
+        if unknown:  # e.g. OpenSearch's min_doc_count, which the engines do not apply
+            names = ", ".join(sorted(map(str, unknown)))
+            raise FilterError(f"facet {name!r}: unknown key(s) {names} for {kind}; it takes "
+                              f"field and {'size' if kind == 'terms' else 'ranges'}")
+        if not isinstance(arg.get("field"), str):
+            raise FilterError(f"facet {name!r}: 'field' must be a field name, got "
+                              f"{_short(arg.get('field'))}")
+        path = _field(arg["field"], schema)
         if kind == "terms":
             size = arg.get("size", 10)
             if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000:
