@@ -136,19 +136,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = LoadReport()
     catalog = read_catalog(args.catalog, mapping, report, args.format)
     index = Path(args.index)
-    first = False  # a first ingest into a new OpenSearch index: one bulk load
-    if args.opensearch:
+    if args.fresh and args.opensearch:
         from hybrid.engines import index_exists
 
-        first = args.fresh or not index_exists(args.index)
-        if args.fresh and index_exists(args.index):
+        if index_exists(args.index):
             with _engine(args) as old:
                 old.drop()
     elif args.fresh and index.exists():
         if not (index / "mapping.json").exists() and any(index.iterdir()):
             raise HybridError(f"--fresh: {index} is not an index folder; not deleting it")
         shutil.rmtree(index)
-    return ingest(args, *catalog, bulk=first)
+    return ingest(args, *catalog)
 
 
 def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
@@ -166,22 +164,21 @@ def read_catalog(path: Path, mapping: Any, report: Any, format: str | None
 
 
 def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
-           roots: list[str] | None = None, dims: dict[str, int] | None = None,
-           bulk: bool = False) -> int:
+           roots: list[str] | None = None, dims: dict[str, int] | None = None) -> int:
     """Write products in batches (lexically searchable once committed), report the rejected
     rows, then plan the vectors: computed here, or by the workers with REDIS_URL. Uses
     args.index, mapping, batch_size, no_progress, rejects, no_vectors and
     recompute_vectors. `roots` are remembered in the index as its media roots; `dims`
     is filled with the index's vector dimensions before the first product is read.
-    `bulk`: the products go into a new index, in one bulk load where the engine has
-    one (OpenSearch: no refresh and no replicas until the last batch is in); an index
-    that already serves searches keeps its settings."""
+    A new OpenSearch index is loaded in one bulk load (no refresh and no replicas until
+    the last batch is in); an index that already serves searches keeps its settings."""
     from tqdm import tqdm
 
     from hybrid.catalog import Rejected
     from hybrid.catalog.media import remember
-    from hybrid.engines import state_dir
+    from hybrid.engines import index_exists, state_dir
 
+    bulk = args.opensearch and not index_exists(args.index)
     engine = _engine(args, args.mapping)
     if dims is not None:
         dims.update({name: f.dimension for name, f in engine.schema.vector_fields.items()})
@@ -190,7 +187,6 @@ def ingest(args: argparse.Namespace, products: Iterator[Any], report: Any,
     start = time.perf_counter()
     written: list[dict[str, Any]] = []
     bar = tqdm(unit=" products", disable=args.no_progress or None, file=sys.stderr)
-    bulk = bulk and hasattr(engine, "bulk_load")
     try:
         with engine.bulk_load() if bulk else nullcontext():
             for batch in _batches((p.to_dict() for p in products), args.batch_size):

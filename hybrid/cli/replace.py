@@ -76,7 +76,6 @@ def cmd_import(args: argparse.Namespace, ingest: Callable[..., int]) -> int:
     from hybrid.catalog import FieldMapping, LoadReport, iter_rows
     from hybrid.catalog.source import field_types, propose, read_index, sample_types
     from hybrid.cli.main import read_catalog
-    from hybrid.engines import index_exists
 
     if args.batch_size < 1:
         raise HybridError("--batch-size must be at least 1")
@@ -103,14 +102,12 @@ def cmd_import(args: argparse.Namespace, ingest: Callable[..., int]) -> int:
         return 0
     mapping = FieldMapping.load(args.field_map)
     report = LoadReport()
-    bulk = args.opensearch and not index_exists(args.index)  # a new index: one bulk load
     if client is not None:
         products = iter_rows(read_index(client, args.from_index, args.batch_size,
                                         args.scroll), mapping, report)
     else:
-        return ingest(args, *read_catalog(args.from_file, mapping, report, args.format),
-                      bulk=bulk)
-    return ingest(args, products, report, bulk=bulk)
+        return ingest(args, *read_catalog(args.from_file, mapping, report, args.format))
+    return ingest(args, products, report)
 
 
 def cmd_shadow_report(args: argparse.Namespace, open_existing: Callable[..., Any]) -> int:
