@@ -215,6 +215,7 @@ class Searcher:
         t = time.perf_counter()
         server = not failed and self._on_server(the_plan)
         batched = server or callable(getattr(self.engine, "search_many", None))
+        local = batched and getattr(self.engine, "in_process", False)  # threads, no round trip
         encodes = any(q.kind == KNN and q.encoder is not None and q.signal not in given
                       for q in the_plan.subqueries if q.signal not in failed)
         # Lexical sub-queries need no vectors: they run while the query is encoded,
@@ -222,7 +223,7 @@ class Searcher:
         # _msearch); an engine in this process (search_many overlapping them in
         # threads) takes them with the k-NN ones when there is nothing to encode.
         # Template signals always run on their own.
-        early_lexical = not batched or (encodes and getattr(self.engine, "in_process", False))
+        early_lexical = not batched or (encodes and local)
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed
                  and (q.kind == TEMPLATE or early_lexical)}
@@ -236,9 +237,8 @@ class Searcher:
                 f = self.pool.submit(self._run_batched, qs, the_plan, text, vectors)
                 pipelined.update(dict.fromkeys([q.signal for q in qs], f))
 
-        in_process = batched and not server and getattr(self.engine, "in_process", False)
         query_vectors = given | self._encode(the_plan, inputs, failed, skip=given,
-                                             ready=ready if in_process else None)
+                                             ready=ready if local and not server else None)
         took["encode"] = _ms(t)
         t = time.perf_counter()
         fused = None
@@ -246,6 +246,12 @@ class Searcher:
         totals: dict[str, int] = {}
         sub_took: dict[str, float] = {}
         futures = dict(early)
+
+        def one_by_one(qs: list[SubQuery]) -> None:  # a sub-query that fails leaves the others
+            futures.update({q.signal: self.pool.submit(self._run_one, q, the_plan, text,
+                                                       query_vectors.get(q.signal))
+                            for q in qs})
+
         on_engine = [q for q in the_plan.subqueries if q.kind != TEMPLATE and q.input != SESSION
                      and q.signal not in failed and q.signal not in early
                      and q.signal not in pipelined
@@ -261,13 +267,11 @@ class Searcher:
                 raise
             except Exception as e:  # noqa: BLE001 - template signals may still answer
                 log.exception("the engine's sub-queries failed")
-                if server or not getattr(self.engine, "in_process", False):
+                if server or not local:
                     failed |= {q.signal: f"the sub-query failed ({type(e).__name__}; the "
                                "server log has the details)" for q in on_engine}
-                else:  # again one by one: a sub-query that fails leaves the others
-                    futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                                           query_vectors.get(q.signal))
-                                for q in on_engine}
+                else:
+                    one_by_one(on_engine)
         elif not batched:
             futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
                                                    query_vectors[q.signal])
@@ -284,9 +288,7 @@ class Searcher:
                 raise
             except Exception:  # noqa: BLE001 - again one by one, as for the batch above
                 log.exception("the engine's sub-queries failed")
-                futures |= {q.signal: self.pool.submit(self._run_one, q, the_plan, text,
-                                                       query_vectors.get(q.signal))
-                            for q in the_plan.subqueries if q.signal in names}
+                one_by_one([q for q in the_plan.subqueries if q.signal in names])
         for q in the_plan.subqueries:
             if q.signal not in futures:
                 continue
