@@ -22,6 +22,7 @@ _NUMERIC_TYPES = {"double", "float", "half_float", "scaled_float", "long", "inte
                   "byte", "unsigned_long"}
 _INTEGER_TYPES = {"long", "integer", "short", "byte", "unsigned_long"}
 _SPACES = {"cosinesimil", "innerproduct", "l2"}
+DEFAULT_EF_SEARCH = 100  # OpenSearch's knn.algo_param.ef_search default
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Field:
     hnsw_m: int = 16  # method.parameters.m
     hnsw_ef_construction: int = 100  # method.parameters.ef_construction
     # candidates an HNSW search examines (at least k): method.parameters.ef_search (a
-    # faiss field's), else the index setting knn.algo_param.ef_search, else 100
+    # faiss field's), else the index setting knn.algo_param.ef_search, else
+    # DEFAULT_EF_SEARCH (0 until IndexSchema.from_dict fills it in)
     ef_search: int = 0
     copy_to: tuple[str, ...] = ()
 
@@ -205,7 +207,7 @@ def _parse_property(name: str, spec: dict[str, Any], fields: dict[str, Field],
 
 def index_ef_search(settings: Any) -> int:
     """The index setting knn.algo_param.ef_search, written nested or dotted (OpenSearch
-    accepts both), else OpenSearch's default, 100."""
+    accepts both), else OpenSearch's default, DEFAULT_EF_SEARCH."""
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -216,7 +218,8 @@ def index_ef_search(settings: Any) -> int:
             flat[prefix] = value
     walk("", settings if isinstance(settings, dict) else {})
     value = flat.get("index.knn.algo_param.ef_search", flat.get("knn.algo_param.ef_search"))
-    return 100 if value is None else _positive(value, "setting knn.algo_param.ef_search")
+    return (DEFAULT_EF_SEARCH if value is None
+            else _positive(value, "setting knn.algo_param.ef_search"))
 
 
 def _positive(value: Any, what: str) -> int:

@@ -214,8 +214,8 @@ def plan(request: SearchRequest, profile: Profile, schema: IndexSchema,
                                    s.scripts))
     if not subqueries:
         raise NoSignalError("no signal of profile "
-                         f"{profile.name!r} can answer this query: "
-                         + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+                            f"{profile.name!r} can answer this query: "
+                            + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     transcribe = request.audio and any(q.input == TEXT for q in subqueries)
     subqueries, model = _settled(subqueries, profile.model)
     return Plan(tuple(subqueries), transcribe, profile.normalizer, profile.combiner,

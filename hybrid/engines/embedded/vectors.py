@@ -27,7 +27,7 @@ import numpy as np
 from hybrid.engines.base import EXACT_KNN_BELOW
 from hybrid.engines.embedded.graph import Graph, needs_rebuild
 from hybrid.engines.embedded.lexical import file_lock
-from hybrid.engines.schema import Field
+from hybrid.engines.schema import DEFAULT_EF_SEARCH, Field
 from hybrid.errors import EngineError
 
 FOLD_THRESHOLD = 10_000
@@ -180,7 +180,8 @@ class FieldVectors:
         sims = np.zeros(0, dtype=np.float32)
         if self.snap.hnsw is not None:
             want = min(k + len(self._shadowed), len(self.snap.keys))
-            keys, sims = self.snap.hnsw.search(q, want, self.field.ef_search or 100)
+            keys, sims = self.snap.hnsw.search(q, want,
+                                               self.field.ef_search or DEFAULT_EF_SEARCH)
             if len(self._shadowed):
                 keep = ~np.isin(keys, self._shadowed)
                 keys, sims = keys[keep], sims[keep]
