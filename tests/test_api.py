@@ -483,7 +483,7 @@ def test_an_image_query_runs_efficientnet_once_for_both_image_signals(
     real = aligned.base.encode_queries
     monkeypatch.setattr(aligned.base, "encode_queries",
                         lambda items, *a: calls.append(len(items)) or real(items, *a))
-    vectors = searcher._encode(the_plan, {"image": image, "text": "", "audio": None}, {})
+    vectors, _ = searcher._encode(the_plan, {"image": image, "text": "", "audio": None}, {})
     assert calls == [1]
     for name, vec in expected.items():
         np.testing.assert_allclose(vectors[name], vec, atol=1e-5)

@@ -171,6 +171,47 @@ def test_a_finished_encoders_sub_queries_start_while_another_still_encodes(
         e.close()
 
 
+class WaitingProjection:
+    """A derived encoder (the aligned image encoder's shape) over `base`, whose map
+    waits until the engine has been sent a batch of sub-queries (or `wait` seconds)."""
+
+    modality, dim, version = "text", DIM, "test/1"
+
+    def __init__(self, base: FixedEncoder, searched: threading.Event) -> None:
+        self.base, self.searched, self.saw = base, searched, False
+
+    def from_base(self, vectors: np.ndarray) -> np.ndarray:
+        self.saw = self.searched.wait(10.0)
+        return vectors
+
+    def encode_queries(self, items: Any, batch_size: int = 32) -> np.ndarray:
+        return self.from_base(self.base.encode_queries(items))
+
+
+def test_an_encoders_own_sub_queries_start_before_its_derived_vectors_are_made(
+        tmp_path: Path) -> None:
+    """A photo's EfficientNet vector is searched while it is still being mapped to the
+    aligned text-space vector, not after: the derived map here waits for that search."""
+    e = WatchedEngine(tmp_path / "index", mapping=small_schema())
+    e.searched = threading.Event()
+    try:
+        e.add(corpus())
+        derived = WaitingProjection(ENCODERS["good"], e.searched)
+        encoders = {"good": ENCODERS["good"], "derived": derived}
+        searcher = Searcher(e, encoder=encoders.__getitem__)
+        res = searcher.search(parse_request({"q": "running shoes"}, e.schema),
+                              profile("good", "derived", lexical=False))
+        assert derived.saw, "the base encoder's k-NN waited for the derived vector"
+        assert [s["name"] for s in res["signals"]] == ["text:good", "text:derived"]
+        assert all(s["hits"] for s in res["signals"]) and not res["skipped"]
+        good, both = (searcher.search(parse_request({"q": "running shoes"}, e.schema),
+                                      profile(*names, lexical=False))
+                      for names in (["good"], ["good", "derived"]))
+        assert [h["id"] for h in good["hits"]] == [h["id"] for h in both["hits"]]
+    finally:
+        e.close()
+
+
 def test_a_started_sub_query_that_fails_leaves_the_others(tmp_path: Path) -> None:
     e = GraphlessEngine(tmp_path / "index", mapping=small_schema())
     try:

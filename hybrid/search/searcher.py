@@ -40,6 +40,8 @@ from hybrid.search.template import TemplateRunner
 
 log = logging.getLogger(__name__)
 CLIENT_ERRORS = (QueryError, DecodeError)  # the query's own fault: a 4xx, never skipped
+# sub-queries run together: (signal -> ranked (id, raw score), signal -> total, signal -> ms)
+Batch = tuple[dict[str, list[tuple[str, float]]], dict[str, int], dict[str, float]]
 
 
 @dataclass
@@ -227,18 +229,16 @@ class Searcher:
         early = {q.signal: self.pool.submit(self._run_one, q, the_plan, text, None)
                  for q in the_plan.subqueries if q.kind != KNN and q.signal not in failed
                  and (q.kind == TEMPLATE or early_lexical)}
-        # Likewise, an in-process engine starts the k-NN sub-queries of an encoder that
-        # has finished while the others still encode (a text encoder beside an image one).
-        pipelined: dict[str, Future[Any]] = {}
+        # Likewise, an in-process engine starts each k-NN sub-query as soon as its query
+        # vector exists: in the encoder's own thread, and while the others still encode.
 
-        def ready(vectors: dict[str, np.ndarray]) -> None:
-            qs = [q for q in the_plan.subqueries if q.signal in vectors and q.input != SESSION]
-            if qs:
-                f = self.pool.submit(self._run_batched, qs, the_plan, text, vectors)
-                pipelined.update(dict.fromkeys([q.signal for q in qs], f))
+        def search(vectors: dict[str, np.ndarray]) -> Batch:
+            qs = [q for q in the_plan.subqueries if q.signal in vectors]
+            return self._run_batched(qs, the_plan, text, vectors) if qs else ({}, {}, {})
 
-        query_vectors = given | self._encode(the_plan, inputs, failed, skip=given,
-                                             ready=ready if local and not server else None)
+        encoded, pipelined = self._encode(the_plan, inputs, failed, skip=given,
+                                          search=search if local and not server else None)
+        query_vectors = given | encoded
         took["encode"] = _ms(t)
         t = time.perf_counter()
         fused = None
@@ -359,29 +359,27 @@ class Searcher:
 
     def _encode(self, the_plan: Plan, inputs: Mapping[str, Any], failed: dict[str, str],
                 skip: Mapping[str, Any] | None = None,
-                ready: Callable[[dict[str, np.ndarray]], None] | None = None
-                ) -> dict[str, np.ndarray]:
+                search: Callable[[dict[str, np.ndarray]], Batch] | None = None
+                ) -> tuple[dict[str, np.ndarray], dict[str, Future[Batch]]]:
         """One query vector per (encoder, input), the encoders running side by side. An
         encoder that maps another's output (a DerivedEncoder) shares that one's pass.
         An encoder that fails on this query adds its signals to `failed`, with the
         reason, instead of failing the search (a client's bad input still raises).
-        Signals in `skip` already have their query vector. `ready(vectors)` (signal ->
-        query vector) is called as each pass ends while others still run, so that the
-        caller can start those sub-queries; the returned vectors include them."""
+        Signals in `skip` already have their query vector.
+
+        With `search(vectors)` (signal -> query vector; runs their sub-queries), k-NN
+        sub-queries start as soon as their vectors exist, rather than once every encoder
+        has finished: a pass's own vectors are searched in the thread that encoded them,
+        right after it hands them over (no thread to wake, and this thread meanwhile maps
+        them to the derived encoders' vectors: a photo's aligned text-space vector), and
+        derived vectors are searched in a pool thread when other passes still run.
+        Returns (signal -> query vector, signal -> its started search)."""
         skip = skip or {}
         knn = [q for q in the_plan.subqueries if q.kind == KNN and q.encoder is not None
                and q.signal not in failed and q.signal not in skip]
         wanted = sorted({(str(q.encoder), q.input) for q in knn}, key=str)
-        passes: dict[tuple[int, str], Future[np.ndarray]] = {}
-
-        def run(encoder: Any, inp: str) -> Future[np.ndarray]:
-            key = (id(encoder), inp)
-            if key not in passes:
-                passes[key] = self.pool.submit(_encode_one, encoder, inputs[inp])
-            return passes[key]
-
-        jobs: dict[tuple[str, str], tuple[Future[np.ndarray], Any]] = {}
-        by_key: dict[tuple[str, str], np.ndarray] = {}
+        jobs: dict[tuple[str, str], tuple[tuple[int, str], Any]] = {}
+        bases: dict[tuple[int, str], Encoder] = {}
         broken: dict[tuple[str, str], str] = {}
         for name, inp in wanted:
             try:
@@ -389,16 +387,29 @@ class Searcher:
             except EncoderError as e:
                 broken[(name, inp)] = f"encoder {name} unavailable: {e}"
                 continue
-            jobs[(name, inp)] = (run(source, inp), project)
+            jobs[(name, inp)] = ((id(source), inp), project)
+            bases[(id(source), inp)] = source
+        started: dict[str, Future[Batch]] = {}
+        passes: dict[tuple[int, str], Future[np.ndarray]] = {}
+        for key, source in bases.items():
+            own = [q.signal for q in knn if q.input != SESSION
+                   and jobs.get((str(q.encoder), q.input)) == (key, None)]
+            then: Future[Batch] | None = Future() if search is not None and own else None
+            if then is not None:
+                started.update(dict.fromkeys(own, then))
+            passes[key] = Future()
+            self.pool.submit(_encode_pass, source, inputs[key[1]], passes[key], own, then,
+                             search)
+        by_key: dict[tuple[str, str], np.ndarray] = {}
         pending = set(passes.values())
         for done in as_completed(list(pending)):
             pending.discard(done)
             new = {}
-            for (name, inp), (f, project) in jobs.items():
-                if f is not done:
+            for (name, inp), (key, project) in jobs.items():
+                if passes[key] is not done:
                     continue
                 try:
-                    vec = f.result() if project is None else project(f.result()[None])[0]
+                    vec = done.result() if project is None else project(done.result()[None])[0]
                     if not np.all(np.isfinite(vec)):
                         raise EncoderError("the query vector is not finite")
                     by_key[(name, inp)] = new[(name, inp)] = vec
@@ -409,14 +420,16 @@ class Searcher:
                     broken[(name, inp)] = (f"encoder {name} failed on this query "
                                            f"({type(e).__name__}; the server log has the "
                                            "details)")
-            if ready is not None and pending and new:
-                ready({q.signal: new[(str(q.encoder), q.input)] for q in knn
-                       if (str(q.encoder), q.input) in new})
+            derived = {q.signal: new[(str(q.encoder), q.input)] for q in knn
+                       if q.signal not in started and q.input != SESSION
+                       and (str(q.encoder), q.input) in new}
+            if search is not None and pending and derived:
+                started.update(dict.fromkeys(derived, self.pool.submit(search, derived)))
         for q in knn:
             if (str(q.encoder), q.input) in broken:
                 failed[q.signal] = broken[(str(q.encoder), q.input)]
         return {q.signal: by_key[(str(q.encoder), q.input)] for q in knn
-                if (str(q.encoder), q.input) in by_key}
+                if (str(q.encoder), q.input) in by_key}, started
 
     def _run_one(self, q: SubQuery, the_plan: Plan, text: str, vector: np.ndarray | None
                  ) -> tuple[list[tuple[str, float]], int, float]:
@@ -449,8 +462,7 @@ class Searcher:
         return [(h.id, h.score) for h in res.hits], res.total, _ms(t)
 
     def _run_batched(self, subqueries: list[SubQuery], the_plan: Plan, text: str,
-                     vectors: Mapping[str, np.ndarray]
-                     ) -> tuple[dict[str, Any], dict[str, int], dict[str, float]]:
+                     vectors: Mapping[str, np.ndarray]) -> Batch:
         """The engine's sub-queries (BM25, k-NN) in one round trip (the engine's
         search_many: OpenSearch's _msearch). Each one's time is that of the round trip."""
         t = time.perf_counter()
@@ -573,8 +585,28 @@ def _without(the_plan: Plan, failed: Mapping[str, str]) -> Plan:
     return replace(the_plan, subqueries=left, skipped=the_plan.skipped | dict(failed))
 
 
-def _encode_one(encoder: Encoder, item: Any) -> np.ndarray:
-    return encoder.encode_queries([item])[0]
+def _encode_pass(encoder: Encoder, item: Any, out: Future[np.ndarray], own: list[str],
+                 then: Future[Batch] | None,
+                 search: Callable[[dict[str, np.ndarray]], Batch] | None) -> None:
+    """Encode `item` into `out`; then, with `then`, search the signals `own` with that
+    vector (none when it failed or is not finite: `out` tells the caller why)."""
+    try:
+        vec = encoder.encode_queries([item])[0]
+    except BaseException as e:  # noqa: BLE001 - handed to the caller through `out`
+        out.set_exception(e)
+        if then is not None:
+            then.set_result(({}, {}, {}))
+        return
+    out.set_result(vec)
+    if then is None or search is None:
+        return
+    if not np.all(np.isfinite(vec)):
+        then.set_result(({}, {}, {}))
+        return
+    try:
+        then.set_result(search(dict.fromkeys(own, vec)))
+    except BaseException as e:  # noqa: BLE001 - raised where the caller reads `then`
+        then.set_exception(e)
 
 
 def _ms(since: float) -> float:
