@@ -54,5 +54,11 @@ class UnsupportedMediaError(InputError):
     """An upload is in a format the server does not take."""
 
 
+class StoredDataError(HybridError):
+    """A document the server keeps beside the index (a saved fusion profile or
+    experiment) cannot be read or is not valid: the server's fault, not the request's
+    (HTTP 500). Restore the file, or save a new version over it."""
+
+
 class UnavailableError(HybridError):
     """No part that the request needs can run now (every signal of a query failed)."""

@@ -214,7 +214,8 @@ def test_profiles_by_name_and_version(api: Any) -> None:
 def test_a_damaged_profile_does_not_hide_the_others(api: Any) -> None:
     """GET /profiles reads each profile's latest version for its inputs: a file that no
     longer parses lists no inputs, and the others are still listed (it once answered 400
-    for the whole list, so the inspector's menus offered nothing)."""
+    for the whole list, so the inspector's menus offered nothing). Read by name, or used
+    by a search, it is the server's fault: 500, not the 400 it once was."""
     folder = Path(api.index) / "profiles" / "damaged"
     folder.mkdir(parents=True)
     try:
@@ -224,6 +225,16 @@ def test_a_damaged_profile_does_not_hide_the_others(api: Any) -> None:
         listed = {p["name"]: p for p in r.json()["profiles"]}
         assert listed["damaged"] == {"name": "damaged", "versions": [1], "inputs": []}
         assert "text" in listed["default"]["inputs"]
+        (folder / "v2.json").write_text('{"name": "damaged", "signals": []}')
+        for r, version in ((requests.get(f"{api.url}/profiles/damaged?version=1", timeout=10),
+                            1),
+                           (requests.post(f"{api.url}/search", json={
+                               "q": "shirt", "profile": "damaged"}, timeout=10), 2)):
+            assert r.status_code == 500
+            problem = r.json()
+            assert problem["type"] == "/problems/damaged-data", problem
+            assert f"the stored profile 'damaged' version {version}" in problem["detail"]
+            assert str(api.index) not in problem["detail"]
     finally:
         shutil.rmtree(folder)
 

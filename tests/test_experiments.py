@@ -11,6 +11,7 @@ import pytest
 from event_store_conformance import EventStoreConformance
 from scipy import stats as scipy_stats
 
+from hybrid.errors import StoredDataError
 from hybrid.experiments import stats
 from hybrid.experiments.bucketing import assign
 from hybrid.experiments.clickmodels import clicks, session_events
@@ -233,9 +234,12 @@ def test_experiment_store_refuses_bad_names_and_reports_damaged_versions(tmp_pat
     assert not store.files.write("exp1", 1, {})  # a taken version is never overwritten
     assert store.get("exp1").version == 1
     (tmp_path / "exp1" / "v2.json").write_text("{", encoding="utf-8")
-    with pytest.raises(ExperimentError, match="v2.json is not valid JSON"):
-        store.get("exp1")
+    with pytest.raises(StoredDataError, match="experiment 'exp1' version 2 cannot be read"):
+        store.get("exp1")  # the server's fault (500), not the request's
     assert store.all() == []  # damaged: left out of listings
+    (tmp_path / "exp1" / "v3.json").write_text('{"name": "exp1"}', encoding="utf-8")
+    with pytest.raises(StoredDataError, match="version 3 is not a valid experiment"):
+        store.get("exp1")
 
 def test_simulated_sessions_are_ubi_events() -> None:
     rng = np.random.default_rng(0)

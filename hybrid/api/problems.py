@@ -20,6 +20,7 @@ from hybrid.errors import (
     NotFoundError,
     QueryError,
     SchemaError,
+    StoredDataError,
     TooLargeError,
     UnavailableError,
     UnsupportedMediaError,
@@ -42,6 +43,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (EncoderError, 503, "encoder-unavailable"),
     (EngineError, 503, "engine-unavailable"),
     (UnavailableError, 503, "unavailable"),
+    (StoredDataError, 500, "damaged-data"),
 ]
 
 
@@ -80,6 +82,8 @@ def register(app: Flask) -> None:
     def _hybrid(e: Exception) -> Response:
         for cls, status, kind in STATUS:
             if isinstance(e, cls):
+                if status == 500:  # the server's own fault: its operators need to know
+                    app.logger.error("%s", e)
                 field = getattr(e, "field", None)  # which field of the input is at fault
                 resp = problem(status, str(e), kind, **({"field": field} if field else {}))
                 if status == 401:

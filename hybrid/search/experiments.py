@@ -8,12 +8,15 @@ experiment's state.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
-from hybrid.errors import NotFoundError
+from hybrid.errors import NotFoundError, StoredDataError
 from hybrid.experiments.model import Experiment, ExperimentError
 from hybrid.search.versioned import VersionedFiles
+
+log = logging.getLogger(__name__)
 
 
 class ExperimentStore:
@@ -30,8 +33,11 @@ class ExperimentStore:
         for name in self.names():
             try:
                 found.append(self.get(name))
-            except (NotFoundError, ExperimentError):
-                continue  # being written, or damaged: leave it out of listings
+            except NotFoundError:
+                continue  # removed since it was listed
+            except StoredDataError as e:  # one damaged file hides no other experiment
+                log.error("%s", e)
+                continue
         return sorted(found, key=lambda e: (e.started, e.name))
 
     def running(self) -> list[Experiment]:
@@ -42,7 +48,11 @@ class ExperimentStore:
         versions = self.files.versions(name)
         if not versions:
             raise NotFoundError(f"no experiment named {name!r}")
-        return Experiment.from_dict(self.files.read(name, versions[-1]))
+        try:
+            return Experiment.from_dict(self.files.read(name, versions[-1]))
+        except ExperimentError as e:  # written by hand, or by an older release
+            raise StoredDataError(f"the stored experiment {name!r} version {versions[-1]} "
+                                  f"is not a valid experiment: {e}") from e
 
     def create(self, experiment: Experiment) -> Experiment:
         """Store a new experiment; an existing name is refused (stop it, pick another)."""

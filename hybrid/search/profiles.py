@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hybrid.errors import NotFoundError, ProfileError
+from hybrid.errors import NotFoundError, ProfileError, StoredDataError
 from hybrid.planner.profile import Profile, default_profile, similar_profile
 from hybrid.search.versioned import VersionedFiles
 
@@ -36,7 +36,8 @@ class ProfileStore:
 
     def get(self, name: str = "default", version: int | None = None) -> Profile:
         """The profile `name` at `version` (None: the latest). NotFoundError says whether
-        the name or only the version is unknown, listing what exists."""
+        the name or only the version is unknown, listing what exists; StoredDataError
+        that its file is damaged."""
         versions = self.versions(name)
         if not versions:
             raise NotFoundError(f"no profile named {name!r}; known: {', '.join(self.names())}")
@@ -46,7 +47,11 @@ class ProfileStore:
                                 f"{', '.join(map(str, versions))}")
         if name in BUILT_IN and v == 1:
             return BUILT_IN[name]()
-        return Profile.from_dict(self.files.read(name, v))
+        try:
+            return Profile.from_dict(self.files.read(name, v))
+        except ProfileError as e:  # written by hand, or by an older release
+            raise StoredDataError(f"the stored profile {name!r} version {v} is not a valid "
+                                  f"profile: {e}") from e
 
     def resolve(self, ref: str) -> Profile:
         """The profile a reference names: "name" (its latest version) or "name@version".

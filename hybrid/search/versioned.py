@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hybrid.errors import HybridError, NotFoundError
+from hybrid.errors import HybridError, NotFoundError, StoredDataError
 from hybrid.planner.profile import valid_name
 
 _VERSION = re.compile(r"^v(\d+)\.json$")
@@ -25,7 +25,7 @@ _VERSION = re.compile(r"^v(\d+)\.json$")
 
 class VersionedFiles:
     """The versions of named documents under `root`. `what` names a document in errors
-    ("profile", "experiment"); `error` is raised for a bad name or an unreadable file."""
+    ("profile", "experiment"); `error` is raised for a bad name."""
 
     def __init__(self, root: str | Path, what: str, error: type[HybridError]) -> None:
         self.root = Path(root)
@@ -52,15 +52,16 @@ class VersionedFiles:
             raise self.error(f"{self.what} name {name!r}: use letters, digits, - and _")
 
     def read(self, name: str, version: int) -> Any:
-        """The JSON of `name` at `version`. NotFoundError if it is not there; `error` if
-        it is not valid JSON."""
+        """The JSON of `name` at `version`. NotFoundError if it is not there;
+        StoredDataError if it cannot be read or is not JSON (a damaged file)."""
         path = self.root / name / f"v{version}.json"
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as e:  # never written, or deleted since it was listed
             raise NotFoundError(f"{self.what} {name!r} has no version {version}") from e
-        except json.JSONDecodeError as e:
-            raise self.error(f"{path} is not valid JSON: {e}") from e
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise StoredDataError(f"the stored {self.what} {name!r} version {version} "
+                                  f"cannot be read ({path}: {e})") from e
 
     def write(self, name: str, version: int, data: Any) -> bool:
         """Store `data` as `name` at `version`; False (nothing written) if that version
