@@ -22,16 +22,19 @@ pytestmark = pytest.mark.integration
 
 class FixedEncoder:
     """A real encoder of fixed output: loads fine; `fail` makes it raise on a query,
-    `nan` makes it return a vector that is not finite."""
+    `nan` makes it return a vector that is not finite, `objects` one that is not numbers."""
 
     modality, dim, version = "text", DIM, "test/1"
 
-    def __init__(self, name: str, fail: bool = False, nan: bool = False) -> None:
-        self.name, self.fail, self.nan = name, fail, nan
+    def __init__(self, name: str, fail: bool = False, nan: bool = False,
+                 objects: bool = False) -> None:
+        self.name, self.fail, self.nan, self.objects = name, fail, nan, objects
 
     def encode_queries(self, items: Any, batch_size: int = 32) -> np.ndarray:
         if self.fail:
             raise RuntimeError("CUDA error: device-side assert triggered at /srv/models/x")
+        if self.objects:
+            return np.array([[None] * DIM for _ in items], dtype=object)
         v = np.full((len(items), DIM), np.nan if self.nan else 1.0, dtype=np.float32)
         return v / np.sqrt(DIM)
 
@@ -39,7 +42,7 @@ class FixedEncoder:
 
 
 ENCODERS = {"good": FixedEncoder("good"), "broken": FixedEncoder("broken", fail=True),
-            "nan": FixedEncoder("nan", nan=True)}
+            "nan": FixedEncoder("nan", nan=True), "objects": FixedEncoder("objects", objects=True)}
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +65,18 @@ def run(engine: Any, p: Profile, **kw: Any) -> dict[str, Any]:
     return searcher.search(parse_request({"q": "running shoes"}, engine.schema), p)
 
 
-@pytest.mark.parametrize("bad", ["broken", "nan"])
+@pytest.mark.parametrize("bad", ["broken", "nan", "objects"])
 def test_an_encoder_failing_on_a_query_skips_its_signal(engine: Any, bad: str) -> None:
-    res = run(engine, profile("good", bad))
+    """The signal is skipped with the reason, and the search answers: a vector of
+    objects once left its early-started k-NN unanswered, and the search waited forever
+    (run in a daemon thread here, so such a hang fails the test instead)."""
+    answer: list[dict[str, Any]] = []
+    caller = threading.Thread(target=lambda: answer.append(run(engine, profile("good", bad))),
+                              daemon=True)
+    caller.start()
+    caller.join(30)
+    assert answer, "the search did not answer"
+    res = answer[0]
     assert [s["name"] for s in res["signals"]] == ["bm25", "text:good"]
     assert res["hits"] and res["total"] > 0
     why = res["skipped"][f"text:{bad}"]

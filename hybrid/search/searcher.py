@@ -410,7 +410,7 @@ class Searcher:
                     continue
                 try:
                     vec = done.result() if project is None else project(done.result()[None])[0]
-                    if not np.all(np.isfinite(vec)):
+                    if not _finite(vec):
                         raise EncoderError("the query vector is not finite")
                     by_key[(name, inp)] = new[(name, inp)] = vec
                 except CLIENT_ERRORS:
@@ -589,24 +589,34 @@ def _encode_pass(encoder: Encoder, item: Any, out: Future[np.ndarray], own: list
                  then: Future[Batch] | None,
                  search: Callable[[dict[str, np.ndarray]], Batch] | None) -> None:
     """Encode `item` into `out`; then, with `then`, search the signals `own` with that
-    vector (none when it failed or is not finite: `out` tells the caller why)."""
+    vector. `then` is always set, to no results when the vector failed, is not finite
+    or is not numbers at all (`out` tells the caller why), so the caller never waits
+    for it in vain."""
+    vec = None
     try:
         vec = encoder.encode_queries([item])[0]
     except BaseException as e:  # noqa: BLE001 - handed to the caller through `out`
         out.set_exception(e)
-        if then is not None:
-            then.set_result(({}, {}, {}))
+    else:
+        out.set_result(vec)
+    if then is None:
         return
-    out.set_result(vec)
-    if then is None or search is None:
-        return
-    if not np.all(np.isfinite(vec)):
-        then.set_result(({}, {}, {}))
-        return
+    batch: Batch = ({}, {}, {})
     try:
-        then.set_result(search(dict.fromkeys(own, vec)))
+        if search is not None and vec is not None and _finite(vec):
+            batch = search(dict.fromkeys(own, vec))
     except BaseException as e:  # noqa: BLE001 - raised where the caller reads `then`
         then.set_exception(e)
+        return
+    then.set_result(batch)
+
+
+def _finite(vec: Any) -> bool:
+    """Whether `vec` is numbers, all finite (an encoder may return anything)."""
+    try:
+        return bool(np.all(np.isfinite(vec)))
+    except (TypeError, ValueError):
+        return False
 
 
 def _ms(since: float) -> float:
