@@ -370,9 +370,10 @@ class Searcher:
         With `search(vectors)` (signal -> query vector; runs their sub-queries), k-NN
         sub-queries start as soon as their vectors exist, rather than once every encoder
         has finished: a pass's own vectors are searched in the thread that encoded them,
-        right after it hands them over (no thread to wake, and this thread meanwhile maps
-        them to the derived encoders' vectors: a photo's aligned text-space vector), and
-        derived vectors are searched in a pool thread when other passes still run.
+        right after it hands them over (no thread to wake; the calling thread meanwhile
+        maps them to the derived encoders' vectors, such as a photo's aligned text-space
+        vector), and derived vectors are searched in a pool thread while other passes
+        still run (otherwise by the caller, after this returns).
         Returns (signal -> query vector, signal -> its started search)."""
         skip = skip or {}
         knn = [q for q in the_plan.subqueries if q.kind == KNN and q.encoder is not None
