@@ -86,11 +86,12 @@ def _setup(args: argparse.Namespace, open_existing: Any, profiles: dict[str, Any
     searcher = Searcher(open_existing(args))
     keys = {label: tuple(json.dumps(s.to_dict() | {"weight": 1}, sort_keys=True)
                          for s in p.signals) for label, p in profiles.items()}
-    groups: dict[tuple[str, ...], dict[str, Any]] = {k: {} for k in keys.values()}
+    one_of = {k: label for label, k in keys.items()}  # a profile per set of definitions
+    groups: dict[tuple[str, ...], dict[str, Any]] = {k: {} for k in one_of}
     kept, left_out = [], None
     for qs in tasks:
         try:
-            for key, label in {k: label for label, k in keys.items()}.items():
+            for key, label in one_of.items():
                 groups[key][qs.name] = collect(searcher, qs, profiles[label],
                                                cache_dir=args.cache,
                                                progress=stderr_progress(qs.name))
