@@ -232,9 +232,9 @@ class Searcher:
         # Likewise, an in-process engine starts each k-NN sub-query as soon as its query
         # vector exists: in the encoder's own thread, and while the others still encode.
 
-        def search(vectors: dict[str, np.ndarray]) -> Batch:
-            qs = [q for q in the_plan.subqueries if q.signal in vectors]
-            return self._run_batched(qs, the_plan, text, vectors) if qs else ({}, {}, {})
+        def search(vectors: dict[str, np.ndarray]) -> Batch:  # vectors of planned signals
+            return self._run_batched([q for q in the_plan.subqueries if q.signal in vectors],
+                                     the_plan, text, vectors)
 
         encoded, pipelined = self._encode(the_plan, inputs, failed, skip=given,
                                           search=search if local and not server else None)
